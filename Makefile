@@ -1,0 +1,93 @@
+# llamapipe — build, test, demo, install.
+#
+#   make               build bin/llp-* (release flags)
+#   make test          build and run the TAP suite under prove
+#   make test SANITIZE=1   the same with AddressSanitizer + UBSan (build/san)
+#   make demo          build, then run the main job on examples/
+#   make install PREFIX=/usr/local
+#
+# Every lib/*.c and lib/kernels/*.c goes into one static library; every
+# cmd/llp-*.c is one thin binary; every tests/*.c is one TAP test program and
+# every tests/*.t a TAP shell script.
+
+CC       ?= cc
+PREFIX   ?= /usr/local
+SANITIZE ?=
+OPT      ?= -O2
+
+ifeq ($(SANITIZE),1)
+  BUILD   := build/san
+  OPT     := -O1
+  SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+  BUILD   := build/rel
+  SANFLAGS :=
+endif
+BIN := $(if $(filter 1,$(SANITIZE)),$(BUILD)/bin,bin)
+
+CPPFLAGS += -D_GNU_SOURCE -Ilib -MMD -MP
+CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -pthread $(SANFLAGS)
+LDFLAGS  += -pthread $(SANFLAGS)
+LDLIBS   += -lopenblas -lsqlite3 -lyaml -ljansson -lcsv -lxxhash -lm
+
+# Per-ISA kernels are compiled for their ISA and chosen at run time.
+AVX2_FLAGS   := -mavx2 -mfma -mf16c
+AVX512_FLAGS := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
+
+LIB_SRC  := $(wildcard lib/*.c lib/kernels/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_A    := $(BUILD)/libllamapipe.a
+CMD_SRC  := $(wildcard cmd/llp*.c)
+CMDS     := $(CMD_SRC:cmd/%.c=$(BIN)/%)
+TEST_SRC := $(wildcard tests/*.c)
+TESTS_C  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.t)
+TESTS_SH := $(wildcard tests/*.t)
+
+.PHONY: all test demo install clean fuzz
+all: $(CMDS)
+
+$(BUILD)/lib/kernels/%_avx2.o: lib/kernels/%_avx2.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(AVX2_FLAGS) -c $< -o $@
+$(BUILD)/lib/kernels/%_avx512.o: lib/kernels/%_avx512.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(AVX512_FLAGS) -c $< -o $@
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/%: $(BUILD)/cmd/%.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%.t: $(BUILD)/tests/%.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# Tests find the binaries in LLP_BIN, scratch space in LLP_TMP and the shared
+# reference fixtures (when present) in LLP_FIXTURES.
+LLP_FIXTURES ?= $(abspath ../shared/fixtures)
+test: $(CMDS) $(TESTS_C)
+	@mkdir -p $(BUILD)/tmp
+	LLP_BIN=$(abspath $(BIN)) LLP_TMP=$(abspath $(BUILD)/tmp) \
+	LLP_FIXTURES=$(LLP_FIXTURES) LLP_ROOT=$(CURDIR) LLP_DB= \
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	prove --exec '' $(PROVE_FLAGS) $(addprefix ./,$(TESTS_C) $(TESTS_SH))
+
+demo: $(CMDS)
+	@sh examples/demo.sh
+
+install: $(CMDS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(CMDS) $(DESTDIR)$(PREFIX)/bin
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1
+
+clean:
+	rm -rf build bin
+
+-include $(LIB_OBJ:.o=.d) $(CMD_SRC:%.c=$(BUILD)/%.d) $(TEST_SRC:%.c=$(BUILD)/%.d)
+.SECONDARY:
