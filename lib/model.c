@@ -1,0 +1,538 @@
+/*
+ * model.c — load a Llama model from GGUF and run its forward pass.
+ *
+ * The forward pass reads top to bottom like llama2.c's run.c: embed, then
+ * per layer attention and feed-forward with RMSNorm, RoPE and grouped-query
+ * attention, then the output head. It works on a batch of tokens at once
+ * (rows of X), so prompt processing is matrix-matrix work (matmul.h), and
+ * the tokens of a batch may belong to different sequences of the KV cache.
+ *
+ * Not for: choosing kernels (matmul.c), tokenization, sampling.
+ */
+#include "model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "matmul.h"
+#include "quant.h"
+#include "threads.h"
+
+/* ---- loading ------------------------------------------------------------ */
+
+static int get_required_int(const gguf_file *f, const char *key, int *out, llp_err *err)
+{
+    int64_t v;
+    int rc = gguf_get_int(f, key, &v);
+    if (rc == -1)
+        return llp_err_set(err, "%s: missing required key '%s'", gguf_path(f), key);
+    if (rc == -2)
+        return llp_err_set(err, "%s: key '%s' is not an integer", gguf_path(f), key);
+    if (v <= 0 || v > (1 << 30))
+        return llp_err_set(err, "%s: key '%s' has value %lld, out of range", gguf_path(f), key,
+                           (long long)v);
+    *out = (int)v;
+    return 0;
+}
+
+static int get_optional_int(const gguf_file *f, const char *key, int *out, int dflt, llp_err *err)
+{
+    if (gguf_find_key(f, key) < 0) {
+        *out = dflt;
+        return 0;
+    }
+    return get_required_int(f, key, out, err);
+}
+
+static int get_optional_float(const gguf_file *f, const char *key, float *out, float dflt,
+                              llp_err *err)
+{
+    double v;
+    int rc = gguf_get_float(f, key, &v);
+    if (rc == -1) {
+        *out = dflt;
+        return 0;
+    }
+    if (rc == -2)
+        return llp_err_set(err, "%s: key '%s' is not a number", gguf_path(f), key);
+    if (!(v > 0) || !isfinite(v))
+        return llp_err_set(err, "%s: key '%s' has value %g, out of range", gguf_path(f), key, v);
+    *out = (float)v;
+    return 0;
+}
+
+static int read_config(const gguf_file *f, llp_config *c, llp_err *err)
+{
+    const char *arch;
+    if (gguf_get_str(f, "general.architecture", &arch, NULL) != 0)
+        return llp_err_set(err, "%s: missing required key 'general.architecture'", gguf_path(f));
+    if (strcmp(arch, "llama") != 0)
+        return llp_err_set(err, "%s: architecture '%s' is not supported (only 'llama')",
+                           gguf_path(f), arch);
+    memset(c, 0, sizeof *c);
+    if (get_required_int(f, "llama.embedding_length", &c->dim, err) ||
+        get_required_int(f, "llama.block_count", &c->n_layers, err) ||
+        get_required_int(f, "llama.feed_forward_length", &c->ffn_dim, err) ||
+        get_required_int(f, "llama.attention.head_count", &c->n_heads, err) ||
+        get_required_int(f, "llama.context_length", &c->n_ctx_train, err) ||
+        get_optional_int(f, "llama.attention.head_count_kv", &c->n_heads_kv, c->n_heads, err) ||
+        get_optional_float(f, "llama.rope.freq_base", &c->rope_base, 10000.0f, err) ||
+        get_optional_float(f, "llama.attention.layer_norm_rms_epsilon", &c->norm_eps, 1e-5f, err))
+        return -1;
+    if (c->dim % c->n_heads != 0)
+        return llp_err_set(err, "%s: embedding_length %d is not a multiple of head_count %d",
+                           gguf_path(f), c->dim, c->n_heads);
+    if (c->n_heads % c->n_heads_kv != 0)
+        return llp_err_set(err, "%s: head_count %d is not a multiple of head_count_kv %d",
+                           gguf_path(f), c->n_heads, c->n_heads_kv);
+    c->head_dim = c->dim / c->n_heads;
+    c->kv_dim = c->n_heads_kv * c->head_dim;
+    if (c->head_dim % 2 != 0)
+        return llp_err_set(err, "%s: head dimension %d is odd", gguf_path(f), c->head_dim);
+    if (get_optional_int(f, "llama.rope.dimension_count", &c->rope_dim, c->head_dim, err))
+        return -1;
+    if (c->rope_dim > c->head_dim || c->rope_dim % 2 != 0)
+        return llp_err_set(err, "%s: llama.rope.dimension_count %d does not fit head dimension %d",
+                           gguf_path(f), c->rope_dim, c->head_dim);
+    return 0;
+}
+
+/* Find a 2-D weight named `name` with extents {n_in, n_out}. */
+static int bind_weight(const gguf_file *f, const char *name, int64_t n_in, int64_t n_out,
+                       llp_weight *w, llp_err *err)
+{
+    const gguf_tensor *t = gguf_find_tensor(f, name);
+    if (!t) return llp_err_set(err, "%s: missing tensor '%s'", gguf_path(f), name);
+    if (t->ne[0] != n_in || t->ne[1] != n_out || t->ne[2] != 1 || t->ne[3] != 1)
+        return llp_err_set(err, "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]",
+                           gguf_path(f), name, (long long)t->ne[0], (long long)t->ne[1],
+                           (long long)n_in, (long long)n_out);
+    const llp_type_info *ti = llp_type_get(t->type);
+    if (!ti || !ti->supported)
+        return llp_err_set(err, "%s: tensor '%s' has type %s, which llamapipe does not support",
+                           gguf_path(f), name, llp_type_name(t->type));
+    w->name = t->name;
+    w->type = t->type;
+    w->data = t->data;
+    w->n_in = n_in;
+    w->n_out = n_out;
+    return 0;
+}
+
+/* A norm vector (dim) as an f32 copy, whatever its stored type. */
+static float *load_norm(const gguf_file *f, const char *name, int dim, llp_err *err)
+{
+    llp_weight w;
+    const gguf_tensor *t = gguf_find_tensor(f, name);
+    if (!t) {
+        llp_err_set(err, "%s: missing tensor '%s'", gguf_path(f), name);
+        return NULL;
+    }
+    if (t->n_dims != 1 && !(t->ne[1] == 1)) {
+        llp_err_set(err, "%s: tensor '%s' should be a vector of %d", gguf_path(f), name, dim);
+        return NULL;
+    }
+    if (bind_weight(f, name, dim, 1, &w, err)) return NULL;
+    float *v = llp_malloc(sizeof(float) * (size_t)dim);
+    llp_dequantize_row(w.type, w.data, v, dim);
+    return v;
+}
+
+llp_model *llp_model_from_gguf(gguf_file *file, llp_err *err)
+{
+    llp_model *m = llp_calloc(1, sizeof *m);
+    m->file = file;
+    m->path = llp_strdup(gguf_path(file));
+    llp_config *c = &m->cfg;
+    char name[96];
+
+    if (read_config(file, c, err)) goto fail;
+    const gguf_tensor *emb = gguf_find_tensor(file, "token_embd.weight");
+    if (!emb) {
+        llp_err_set(err, "%s: missing tensor 'token_embd.weight'", m->path);
+        goto fail;
+    }
+    if (emb->ne[1] <= 0 || emb->ne[1] > (1 << 24)) {
+        llp_err_set(err, "%s: tensor 'token_embd.weight' has %lld rows", m->path,
+                    (long long)emb->ne[1]);
+        goto fail;
+    }
+    c->n_vocab = (int)emb->ne[1];
+    if (bind_weight(file, "token_embd.weight", c->dim, c->n_vocab, &m->token_embd, err)) goto fail;
+    if (!(m->output_norm = load_norm(file, "output_norm.weight", c->dim, err))) goto fail;
+    if (gguf_find_tensor(file, "output.weight")) {
+        if (bind_weight(file, "output.weight", c->dim, c->n_vocab, &m->output, err)) goto fail;
+    } else {
+        m->output = m->token_embd;      /* tied output head */
+        m->output_tied = true;
+    }
+
+    m->layers = llp_calloc((size_t)c->n_layers, sizeof *m->layers);
+    for (int l = 0; l < c->n_layers; l++) {
+        llp_layer *L = &m->layers[l];
+        struct { const char *suffix; llp_weight *w; int64_t n_in, n_out; } mats[] = {
+            { "attn_q", &L->wq, c->dim, c->dim },
+            { "attn_k", &L->wk, c->dim, c->kv_dim },
+            { "attn_v", &L->wv, c->dim, c->kv_dim },
+            { "attn_output", &L->wo, c->dim, c->dim },
+            { "ffn_gate", &L->w_gate, c->dim, c->ffn_dim },
+            { "ffn_up", &L->w_up, c->dim, c->ffn_dim },
+            { "ffn_down", &L->w_down, c->ffn_dim, c->dim },
+        };
+        for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) {
+            snprintf(name, sizeof name, "blk.%d.%s.weight", l, mats[i].suffix);
+            if (bind_weight(file, name, mats[i].n_in, mats[i].n_out, mats[i].w, err)) goto fail;
+        }
+        snprintf(name, sizeof name, "blk.%d.attn_norm.weight", l);
+        if (!(L->attn_norm = load_norm(file, name, c->dim, err))) goto fail;
+        snprintf(name, sizeof name, "blk.%d.ffn_norm.weight", l);
+        if (!(L->ffn_norm = load_norm(file, name, c->dim, err))) goto fail;
+    }
+    for (int64_t i = 0; i < gguf_n_tensors(file); i++) {
+        const gguf_tensor *t = gguf_tensor_at(file, i);
+        m->n_params += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
+    }
+    return m;
+fail:
+    m->file = NULL;     /* the caller still owns it on failure */
+    llp_model_free(m);
+    return NULL;
+}
+
+llp_model *llp_model_load(const char *path, llp_err *err)
+{
+    gguf_file *f = gguf_open(path, err);
+    if (!f) return NULL;
+    llp_model *m = llp_model_from_gguf(f, err);
+    if (!m) gguf_close(f);
+    return m;
+}
+
+void llp_model_free(llp_model *m)
+{
+    if (!m) return;
+    if (m->layers) {
+        for (int l = 0; l < m->cfg.n_layers; l++) {
+            free(m->layers[l].attn_norm);
+            free(m->layers[l].ffn_norm);
+        }
+        free(m->layers);
+    }
+    free(m->output_norm);
+    if (m->file) gguf_close(m->file);
+    free(m->path);
+    free(m);
+}
+
+/* ---- inference state ---------------------------------------------------- */
+
+struct llp_context {
+    const llp_model *model;
+    int n_ctx, n_seq, n_batch;
+    bool reference;
+    llp_pool *pool;
+    /* KV cache, f32: (n_seq, n_layers, n_ctx, kv_dim) for keys and values */
+    float *k_cache, *v_cache;
+    /* scratch for one forward call of up to n_batch tokens */
+    float *x;       /* (n_batch, dim) residual stream */
+    float *xb;      /* (n_batch, dim) normed input / attention output */
+    float *xb2;     /* (n_batch, dim) */
+    float *q;       /* (n_batch, dim) */
+    float *k;       /* (n_batch, kv_dim) */
+    float *v;       /* (n_batch, kv_dim) */
+    float *hb;      /* (n_batch, ffn_dim) */
+    float *hb2;     /* (n_batch, ffn_dim) */
+    float *att;     /* (n_threads, n_ctx) attention scores, one row per worker */
+    float *rope_inv_freq;   /* (rope_dim / 2) base^(-2i/rope_dim) */
+};
+
+llp_context *llp_context_new(const llp_model *m, const llp_context_params *p, llp_err *err)
+{
+    const llp_config *c = &m->cfg;
+    llp_context_params d = { 0 };
+    if (!p) p = &d;
+    int n_ctx = p->n_ctx > 0 ? p->n_ctx : (c->n_ctx_train < 4096 ? c->n_ctx_train : 4096);
+    int n_seq = p->n_seq > 0 ? p->n_seq : 1;
+    int n_batch = p->n_batch > 0 ? p->n_batch : 512;
+    if (n_ctx > (1 << 20) || n_seq > 4096 || n_batch > 65536) {
+        llp_err_set(err, "context too large (n_ctx %d, n_seq %d, n_batch %d)", n_ctx, n_seq, n_batch);
+        return NULL;
+    }
+    size_t kv_floats = (size_t)n_seq * c->n_layers * n_ctx * c->kv_dim;
+    llp_context *ctx = llp_calloc(1, sizeof *ctx);
+    ctx->model = m;
+    ctx->n_ctx = n_ctx;
+    ctx->n_seq = n_seq;
+    ctx->n_batch = n_batch;
+    ctx->reference = p->reference;
+    int n_threads = p->reference ? 1 : (p->n_threads > 0 ? p->n_threads : llp_physical_cores());
+    ctx->pool = llp_pool_new(n_threads);
+    ctx->k_cache = malloc(kv_floats * sizeof(float));
+    ctx->v_cache = malloc(kv_floats * sizeof(float));
+    if (!ctx->k_cache || !ctx->v_cache) {
+        llp_err_set(err, "cannot allocate the KV cache (%zu MiB for %d positions x %d sequences)",
+                    kv_floats * 8 >> 20, n_ctx, n_seq);
+        llp_context_free(ctx);
+        return NULL;
+    }
+    size_t nb = (size_t)n_batch;
+    ctx->x = llp_malloc(sizeof(float) * nb * c->dim);
+    ctx->xb = llp_malloc(sizeof(float) * nb * c->dim);
+    ctx->xb2 = llp_malloc(sizeof(float) * nb * c->dim);
+    ctx->q = llp_malloc(sizeof(float) * nb * c->dim);
+    ctx->k = llp_malloc(sizeof(float) * nb * c->kv_dim);
+    ctx->v = llp_malloc(sizeof(float) * nb * c->kv_dim);
+    ctx->hb = llp_malloc(sizeof(float) * nb * c->ffn_dim);
+    ctx->hb2 = llp_malloc(sizeof(float) * nb * c->ffn_dim);
+    ctx->att = llp_malloc(sizeof(float) * (size_t)llp_pool_size(ctx->pool) * n_ctx);
+    ctx->rope_inv_freq = llp_malloc(sizeof(float) * (size_t)(c->rope_dim / 2));
+    for (int i = 0; i < c->rope_dim / 2; i++)
+        ctx->rope_inv_freq[i] = (float)pow((double)c->rope_base, -2.0 * i / c->rope_dim);
+    return ctx;
+}
+
+void llp_context_free(llp_context *ctx)
+{
+    if (!ctx) return;
+    llp_pool_free(ctx->pool);
+    free(ctx->k_cache);
+    free(ctx->v_cache);
+    free(ctx->x);
+    free(ctx->xb);
+    free(ctx->xb2);
+    free(ctx->q);
+    free(ctx->k);
+    free(ctx->v);
+    free(ctx->hb);
+    free(ctx->hb2);
+    free(ctx->att);
+    free(ctx->rope_inv_freq);
+    free(ctx);
+}
+
+int llp_context_n_ctx(const llp_context *ctx) { return ctx->n_ctx; }
+int llp_context_n_seq(const llp_context *ctx) { return ctx->n_seq; }
+llp_pool *llp_context_pool(llp_context *ctx) { return ctx->pool; }
+
+static float *kv_row(const llp_context *ctx, float *cache, int seq, int layer, int pos)
+{
+    const llp_config *c = &ctx->model->cfg;
+    size_t idx = (((size_t)seq * c->n_layers + layer) * ctx->n_ctx + pos) * c->kv_dim;
+    return cache + idx;
+}
+
+void llp_kv_copy(llp_context *ctx, int src, int dst, int n_pos)
+{
+    if (src == dst || n_pos <= 0) return;
+    const llp_config *c = &ctx->model->cfg;
+    for (int l = 0; l < c->n_layers; l++) {
+        size_t n = (size_t)n_pos * c->kv_dim * sizeof(float);
+        memcpy(kv_row(ctx, ctx->k_cache, dst, l, 0), kv_row(ctx, ctx->k_cache, src, l, 0), n);
+        memcpy(kv_row(ctx, ctx->v_cache, dst, l, 0), kv_row(ctx, ctx->v_cache, src, l, 0), n);
+    }
+}
+
+/* ---- the building blocks ------------------------------------------------ */
+
+/* out = x / sqrt(mean(x^2) + eps) * weight, for one row of n */
+static void rmsnorm(float *out, const float *x, const float *weight, int n, float eps)
+{
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float scale = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++) out[i] = x[i] * scale * weight[i];
+}
+
+/* Rotate adjacent pairs (v[2i], v[2i+1]) of each head by pos * inv_freq[i]. */
+static void rope(float *v, int n_heads, int head_dim, int rope_dim, const float *inv_freq, int pos)
+{
+    for (int h = 0; h < n_heads; h++) {
+        float *hv = v + (size_t)h * head_dim;
+        for (int i = 0; i < rope_dim / 2; i++) {
+            float theta = (float)pos * inv_freq[i];
+            float cs = cosf(theta), sn = sinf(theta);
+            float a = hv[2 * i], b = hv[2 * i + 1];
+            hv[2 * i] = a * cs - b * sn;
+            hv[2 * i + 1] = a * sn + b * cs;
+        }
+    }
+}
+
+static void softmax(float *x, int n)
+{
+    float max = x[0];
+    for (int i = 1; i < n; i++) if (x[i] > max) max = x[i];
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int i = 0; i < n; i++) x[i] *= inv;
+}
+
+static float silu(float x) { return x / (1.0f + expf(-x)); }
+
+static void matmul(llp_context *ctx, const llp_weight *w, const float *x, int n_tok, float *y)
+{
+    if (ctx->reference)
+        llp_matmul_ref(w->type, w->data, w->n_in, w->n_out, x, n_tok, y);
+    else
+        llp_matmul(ctx->pool, w->type, w->data, w->n_in, w->n_out, x, n_tok, y);
+}
+
+/* Attention for every (token, query head) pair of a batch; tasks split the
+ * pairs across the pool. Keys and values of the batch are already in the
+ * cache, so a token attends to positions 0..pos of its own sequence. */
+typedef struct attention_job {
+    llp_context *ctx;
+    const llp_batch *b;
+    int layer;
+} attention_job;
+
+static void attention_task(void *arg, int task, int n_tasks)
+{
+    attention_job *job = arg;
+    llp_context *ctx = job->ctx;
+    const llp_config *c = &ctx->model->cfg;
+    int n_pairs = job->b->n * c->n_heads;
+    int per = (n_pairs + n_tasks - 1) / n_tasks;
+    int group = c->n_heads / c->n_heads_kv;
+    float scale = 1.0f / sqrtf((float)c->head_dim);
+    float *att = ctx->att + (size_t)task * ctx->n_ctx;
+    for (int pair = task * per; pair < n_pairs && pair < (task + 1) * per; pair++) {
+        int t = pair / c->n_heads, h = pair % c->n_heads;
+        int seq = job->b->seq ? job->b->seq[t] : 0;
+        int pos = job->b->pos[t];
+        int kvh = h / group;
+        const float *q = ctx->q + (size_t)t * c->dim + (size_t)h * c->head_dim;
+        for (int p = 0; p <= pos; p++) {
+            const float *k = kv_row(ctx, ctx->k_cache, seq, job->layer, p) + kvh * c->head_dim;
+            float s = 0;
+            for (int i = 0; i < c->head_dim; i++) s += q[i] * k[i];
+            att[p] = s * scale;
+        }
+        softmax(att, pos + 1);
+        float *out = ctx->xb + (size_t)t * c->dim + (size_t)h * c->head_dim;
+        memset(out, 0, sizeof(float) * c->head_dim);
+        for (int p = 0; p <= pos; p++) {
+            const float *v = kv_row(ctx, ctx->v_cache, seq, job->layer, p) + kvh * c->head_dim;
+            float a = att[p];
+            for (int i = 0; i < c->head_dim; i++) out[i] += a * v[i];
+        }
+    }
+}
+
+static int check_batch(const llp_context *ctx, const llp_batch *b, llp_err *err)
+{
+    const llp_config *c = &ctx->model->cfg;
+    if (b->n <= 0 || b->n > ctx->n_batch)
+        return llp_err_set(err, "batch of %d tokens (allowed 1..%d)", b->n, ctx->n_batch);
+    for (int i = 0; i < b->n; i++) {
+        if (b->tokens[i] < 0 || b->tokens[i] >= c->n_vocab)
+            return llp_err_set(err, "token id %d out of range (vocabulary has %d)", b->tokens[i],
+                               c->n_vocab);
+        if (b->pos[i] < 0 || b->pos[i] >= ctx->n_ctx)
+            return llp_err_set(err, "position %d past the context size %d", b->pos[i], ctx->n_ctx);
+        if (b->seq && (b->seq[i] < 0 || b->seq[i] >= ctx->n_seq))
+            return llp_err_set(err, "sequence %d out of range (context has %d)", b->seq[i],
+                               ctx->n_seq);
+    }
+    return 0;
+}
+
+/* ---- the forward pass --------------------------------------------------- */
+
+int llp_decode(llp_context *ctx, const llp_batch *b, float *logits, float *hidden, llp_err *err)
+{
+    const llp_model *m = ctx->model;
+    const llp_config *c = &m->cfg;
+    const int n = b->n, dim = c->dim, kv_dim = c->kv_dim, ffn = c->ffn_dim;
+    if (check_batch(ctx, b, err)) return -1;
+
+    /* x = token_embd[token] */
+    size_t emb_row = llp_row_size(m->token_embd.type, dim);
+    for (int t = 0; t < n; t++)
+        llp_dequantize_row(m->token_embd.type,
+                           (const uint8_t *)m->token_embd.data + emb_row * (size_t)b->tokens[t],
+                           ctx->x + (size_t)t * dim, dim);
+
+    for (int l = 0; l < c->n_layers; l++) {
+        const llp_layer *L = &m->layers[l];
+
+        /* attention: q, k, v from the normed input; RoPE on q and k */
+        for (int t = 0; t < n; t++)
+            rmsnorm(ctx->xb + (size_t)t * dim, ctx->x + (size_t)t * dim, L->attn_norm, dim,
+                    c->norm_eps);
+        matmul(ctx, &L->wq, ctx->xb, n, ctx->q);
+        matmul(ctx, &L->wk, ctx->xb, n, ctx->k);
+        matmul(ctx, &L->wv, ctx->xb, n, ctx->v);
+        for (int t = 0; t < n; t++) {
+            int seq = b->seq ? b->seq[t] : 0;
+            rope(ctx->q + (size_t)t * dim, c->n_heads, c->head_dim, c->rope_dim,
+                 ctx->rope_inv_freq, b->pos[t]);
+            rope(ctx->k + (size_t)t * kv_dim, c->n_heads_kv, c->head_dim, c->rope_dim,
+                 ctx->rope_inv_freq, b->pos[t]);
+            memcpy(kv_row(ctx, ctx->k_cache, seq, l, b->pos[t]), ctx->k + (size_t)t * kv_dim,
+                   sizeof(float) * kv_dim);
+            memcpy(kv_row(ctx, ctx->v_cache, seq, l, b->pos[t]), ctx->v + (size_t)t * kv_dim,
+                   sizeof(float) * kv_dim);
+        }
+        attention_job job = { ctx, b, l };
+        int n_tasks = llp_pool_size(ctx->pool);
+        if (n_tasks > n * c->n_heads) n_tasks = n * c->n_heads;
+        llp_pool_run(ctx->pool, attention_task, &job, n_tasks);
+
+        /* x += Wo * attention */
+        matmul(ctx, &L->wo, ctx->xb, n, ctx->xb2);
+        for (size_t i = 0; i < (size_t)n * dim; i++) ctx->x[i] += ctx->xb2[i];
+
+        /* feed-forward: x += Wdown * (silu(Wgate * h) * (Wup * h)) */
+        for (int t = 0; t < n; t++)
+            rmsnorm(ctx->xb + (size_t)t * dim, ctx->x + (size_t)t * dim, L->ffn_norm, dim,
+                    c->norm_eps);
+        matmul(ctx, &L->w_gate, ctx->xb, n, ctx->hb);
+        matmul(ctx, &L->w_up, ctx->xb, n, ctx->hb2);
+        for (size_t i = 0; i < (size_t)n * ffn; i++) ctx->hb[i] = silu(ctx->hb[i]) * ctx->hb2[i];
+        matmul(ctx, &L->w_down, ctx->hb, n, ctx->xb2);
+        for (size_t i = 0; i < (size_t)n * dim; i++) ctx->x[i] += ctx->xb2[i];
+    }
+
+    /* output rows: the final norm of the wanted tokens, then the head */
+    int n_out = 0;
+    for (int t = 0; t < n; t++) {
+        bool want = b->want ? b->want[t] : (t == n - 1);
+        if (!want) continue;
+        rmsnorm(ctx->xb + (size_t)n_out * dim, ctx->x + (size_t)t * dim, m->output_norm, dim,
+                c->norm_eps);
+        n_out++;
+    }
+    if (n_out == 0) return 0;
+    if (hidden) memcpy(hidden, ctx->xb, sizeof(float) * (size_t)n_out * dim);
+    if (logits) matmul(ctx, &m->output, ctx->xb, n_out, logits);
+    return 0;
+}
+
+int llp_decode_tokens(llp_context *ctx, int seq, int pos, const int32_t *tokens, int n,
+                      float *logits, llp_err *err)
+{
+    int32_t *positions = llp_malloc(sizeof(int32_t) * (size_t)ctx->n_batch);
+    int32_t *seqs = llp_malloc(sizeof(int32_t) * (size_t)ctx->n_batch);
+    int rc = 0;
+    for (int done = 0; done < n && rc == 0;) {
+        int chunk = n - done < ctx->n_batch ? n - done : ctx->n_batch;
+        for (int i = 0; i < chunk; i++) {
+            positions[i] = pos + done + i;
+            seqs[i] = seq;
+        }
+        llp_batch b = { chunk, tokens + done, positions, seqs, NULL };
+        bool last = done + chunk == n;
+        rc = llp_decode(ctx, &b, last ? logits : NULL, NULL, err);
+        done += chunk;
+    }
+    free(positions);
+    free(seqs);
+    return rc;
+}
