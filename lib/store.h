@@ -1,0 +1,196 @@
+/*
+ * store.h — the SQLite store: models, jobs, items (every record's output,
+ * which is also the cache), embeddings, and full-text search over outputs.
+ * The schema and the cache key are documented for sqlite3 users in
+ * docs/store.md.
+ *
+ * Not for: the record loop itself (batch.h drives it: cache lookups, one
+ * transaction per batch, job status), hashing (hash.h), or reading records
+ * (records.h).
+ *
+ * A NULL llp_store * is a valid store everywhere (--no-db): every call
+ * succeeds, records nothing, and every cache lookup misses.
+ *
+ * Concurrency: the database runs in WAL mode with a busy timeout; writes go
+ * in IMMEDIATE transactions retried while another process holds the write
+ * lock, so several processes can write one store at once. Work is durable
+ * once llp_store_commit returns; a crash loses at most the open transaction.
+ *
+ * Errors name the database path: "out.db: database is read-only",
+ * "out.db: disk full (database or disk is full)".
+ */
+#ifndef LLP_STORE_H
+#define LLP_STORE_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <jansson.h>
+#include "util.h"
+#include "hash.h"
+
+typedef struct llp_store llp_store;
+typedef struct sqlite3 sqlite3;
+
+/* Schema version this build writes (PRAGMA user_version after migrating). */
+#define LLP_STORE_SCHEMA_VERSION 1
+
+/* Job statuses (jobs.status). "partial": finished, some records failed. */
+#define LLP_JOB_RUNNING     "running"
+#define LLP_JOB_DONE        "done"
+#define LLP_JOB_FAILED      "failed"
+#define LLP_JOB_INTERRUPTED "interrupted"
+#define LLP_JOB_PARTIAL     "partial"
+
+/* ---- opening ------------------------------------------------------------ */
+
+/* The store path for a run: `explicit_path` (--db) when non-NULL, else
+ * $LLP_DB when set and non-empty, else $XDG_DATA_HOME/llamapipe/llamapipe.db,
+ * else $HOME/.local/share/llamapipe/llamapipe.db. Returns a malloc'd string;
+ * NULL with err set when no path can be formed (no HOME). */
+char *llp_store_resolve_path(const char *explicit_path, llp_err *err);
+
+/* Open (creating the file and its parent directories) and migrate the
+ * schema to LLP_STORE_SCHEMA_VERSION. Refuses a store whose user_version is
+ * newer than this build knows. Returns NULL with err set. */
+llp_store *llp_store_open(const char *path, llp_err *err);
+
+/* Close; rolls back a transaction left open. NULL is fine. */
+void llp_store_close(llp_store *s);
+
+const char *llp_store_path(const llp_store *s);   /* NULL store: NULL */
+sqlite3 *llp_store_sqlite(llp_store *s);          /* for llp-jobs queries */
+
+/* PRAGMA user_version of the open store; -1 on error. */
+int llp_store_user_version(llp_store *s);
+
+/* ---- transactions --------------------------------------------------------
+ * One writer transaction at a time per store handle. begin takes the write
+ * lock (BEGIN IMMEDIATE), waiting and retrying while another process holds
+ * it. commit makes everything since begin durable. rollback discards it. */
+int llp_store_begin(llp_store *s, llp_err *err);
+int llp_store_commit(llp_store *s, llp_err *err);
+void llp_store_rollback(llp_store *s);
+bool llp_store_in_transaction(const llp_store *s);
+
+/* ---- models -------------------------------------------------------------- */
+
+/* Record a model (upsert keyed by fingerprint: a moved file updates path).
+ * metadata: an object (arch, shape, type, ...), borrowed. Returns the
+ * models.id (> 0), 0 for a NULL store, -1 on error. */
+int64_t llp_store_model(llp_store *s, const char *path,
+                        const char *fingerprint, int64_t size,
+                        const json_t *metadata, llp_err *err);
+
+/* ---- jobs ---------------------------------------------------------------- */
+
+typedef struct llp_job_spec {
+    const char *tool;        /* "tokenize", "classify", or a pipeline step */
+    int64_t parent_job;      /* pipeline job id, 0 = none */
+    int argc;                /* command line, stored as a JSON array */
+    char **argv;
+    const json_t *params;    /* parameters that shape the output (borrowed) */
+    int64_t model_id;        /* from llp_store_model, 0 = none */
+} llp_job_spec;
+
+/* Counters of a job (jobs.n_items ... elapsed_ms). */
+typedef struct llp_job_counts {
+    int64_t n_items, n_cached, n_failed;
+    int64_t tokens_in, tokens_out;
+    int64_t elapsed_ms;
+} llp_job_counts;
+
+/* Insert a job row with status "running", a fresh uuid, host, pid and start
+ * time. Runs in its own transaction unless one is open. Returns the job id
+ * (> 0), 0 for a NULL store, -1 on error. */
+int64_t llp_store_job_begin(llp_store *s, const llp_job_spec *spec,
+                            llp_err *err);
+
+/* Update a job's counters (and status when non-NULL; finished_at is set
+ * for any status other than "running"). Part of the open transaction if
+ * there is one, else its own. */
+int llp_store_job_update(llp_store *s, int64_t job_id, const char *status,
+                         const llp_job_counts *c, llp_err *err);
+
+/* ---- items and the cache --------------------------------------------------
+ * Cache key: (task, model_fp, params_hash, input_hash). An item with that
+ * key and no error is a finished result any later run may reuse. */
+
+typedef struct llp_cache_key {
+    const char *task;          /* tool or step name */
+    const char *model_fp;      /* "" when the task uses no model */
+    const char *params_hash;   /* llp_hash_json(params) */
+    char input_hash[LLP_HASH_HEX];
+} llp_cache_key;
+
+typedef struct llp_item {
+    const char *record_id;
+    const json_t *output;      /* fields the tool added (object), or NULL */
+    const char *error;         /* NULL = success */
+    int64_t tokens_in, tokens_out;
+    double ms;                 /* time spent on this record */
+    bool cached;               /* output reused from an earlier item */
+} llp_item;
+
+/* Record one item of a job. Call inside a transaction (llp_store_begin) for
+ * batching; outside one it commits on its own. */
+int llp_store_item_put(llp_store *s, int64_t job_id, const llp_cache_key *key,
+                       const llp_item *item, llp_err *err);
+
+/* Look up a finished result. Returns 1 on a hit (*output: a new reference
+ * the caller owns; tokens may be NULL), 0 on a miss, -1 on error. */
+int llp_store_cache_get(llp_store *s, const llp_cache_key *key,
+                        json_t **output, int64_t *tokens_in,
+                        int64_t *tokens_out, llp_err *err);
+
+/* ---- embeddings -----------------------------------------------------------
+ * Vectors in named collections, stored as little-endian float32 BLOBs;
+ * unique per (collection, content_hash, model_fp): storing the same content
+ * again replaces the row (and its record_id). */
+int llp_store_embedding_put(llp_store *s, const char *collection,
+                            const char *record_id, const char *content_hash,
+                            const float *vec, int dim, const char *model_fp,
+                            llp_err *err);
+
+/* Visit every vector of a collection (only those of model_fp when it is
+ * non-NULL). The visitor returns non-zero to stop early. Returns 0, or -1
+ * with err set. vec is valid only during the call. */
+typedef int (*llp_embedding_visitor)(void *ctx, const char *record_id,
+                                     const float *vec, int dim);
+int llp_store_embeddings_each(llp_store *s, const char *collection,
+                              const char *model_fp,
+                              llp_embedding_visitor visit, void *ctx,
+                              llp_err *err);
+
+/* ---- administration (llp-jobs) ------------------------------------------- */
+
+/* Jobs as JSON objects (id, uuid, tool, parent_job, status, started_at,
+ * finished_at, n_items, n_cached, n_failed, tokens_in, tokens_out,
+ * elapsed_ms, host, pid, model fields...). list: all jobs, oldest first.
+ * Returns a new array, NULL with err set. */
+json_t *llp_store_jobs_list(llp_store *s, llp_err *err);
+
+/* One job with argv and params decoded; NULL with err "no job N". */
+json_t *llp_store_job_get(llp_store *s, int64_t job_id, llp_err *err);
+
+/* Visit a job's items in insertion order, each as a record: {"id":
+ * record_id, ...output fields, "error": ...}. Visitor returns non-zero to
+ * stop. Returns 0 or -1. */
+typedef int (*llp_item_visitor)(void *ctx, json_t *record);
+int llp_store_job_items(llp_store *s, int64_t job_id, llp_item_visitor visit,
+                        void *ctx, llp_err *err);
+
+/* Copy every model, job, item and embedding of the store at in_path into
+ * s, remapping ids. Idempotent: jobs are matched by uuid, items by (job,
+ * record, task, input hash), models by fingerprint, embeddings by their
+ * unique key. Counts of rows added go to *jobs_added / *items_added
+ * (either may be NULL). One transaction per input store. */
+int llp_store_merge(llp_store *s, const char *in_path, int64_t *jobs_added,
+                    int64_t *items_added, llp_err *err);
+
+/* Garbage-collect: mark "running" jobs of this host whose process is gone
+ * as "interrupted"; delete failed items superseded by a later success of the
+ * same key; delete orphan rows (items and embeddings of missing jobs or
+ * models, FTS rows without items); VACUUM. Counts deleted go to *deleted. */
+int llp_store_gc(llp_store *s, int64_t *deleted, llp_err *err);
+
+#endif
