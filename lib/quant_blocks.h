@@ -16,6 +16,7 @@
 #ifndef LLP_QUANT_BLOCKS_H
 #define LLP_QUANT_BLOCKS_H
 
+#include <math.h>
 #include <stdint.h>
 
 #define QK_LEGACY 32    /* values per Q4_0 ... Q8_0 block */
@@ -84,6 +85,68 @@ typedef struct {            /* 16 sub-blocks of 16; 6-bit q, minus 32 */
     int8_t scales[16];
     uint16_t d;
 } block_q6_k;
+
+/* ---- per-block decode and encode ---------------------------------------
+ * decode: one block to its block_size floats. encode: block_size floats to
+ * one block, choosing scales to keep the squared error small (see the
+ * comments at each encoder). These are the scalar reference: the only
+ * places that know each bit layout. Q* legacy in quant.c, K-quants in
+ * quant_k.c. */
+
+void llp_decode_q4_0(const void *block, float *y);
+void llp_decode_q4_1(const void *block, float *y);
+void llp_decode_q5_0(const void *block, float *y);
+void llp_decode_q5_1(const void *block, float *y);
+void llp_decode_q8_0(const void *block, float *y);
+void llp_decode_q2_k(const void *block, float *y);
+void llp_decode_q3_k(const void *block, float *y);
+void llp_decode_q4_k(const void *block, float *y);
+void llp_decode_q5_k(const void *block, float *y);
+void llp_decode_q6_k(const void *block, float *y);
+
+void llp_encode_q4_0(const float *x, void *block);
+void llp_encode_q4_1(const float *x, void *block);
+void llp_encode_q5_0(const float *x, void *block);
+void llp_encode_q5_1(const float *x, void *block);
+void llp_encode_q8_0(const float *x, void *block);
+void llp_encode_q2_k(const float *x, void *block);
+void llp_encode_q3_k(const float *x, void *block);
+void llp_encode_q4_k(const float *x, void *block);
+void llp_encode_q5_k(const float *x, void *block);
+void llp_encode_q6_k(const float *x, void *block);
+
+/* ---- scale fitting shared by the encoders (quant.c) --------------------
+ *
+ * llp_fit_symmetric: x[0..n) ~ d * q with integer q in [-nmax, nmax-1].
+ * Tries a small grid of scales around "largest-magnitude value maps to an
+ * end of the range", rounds to nearest for each, takes the least-squares d
+ * for those q and keeps the candidate with the least squared error. Writes
+ * q (may be NULL) and returns d (0 when x is all zero).
+ *
+ * llp_fit_affine: x[0..n) ~ d * q + m with integer q in [0, nmax]. The same
+ * search over scales spanning [min, max], with (d, m) fitted by least
+ * squares for each rounding. With min_nonpos, m is kept <= 0 (K-quants store
+ * a non-negative min that is subtracted). Writes q (may be NULL) and *m,
+ * returns d (>= 0). */
+float llp_fit_symmetric(const float *x, int n, int nmax, int8_t *q);
+float llp_fit_affine(const float *x, int n, int nmax, int min_nonpos,
+                     float *m, uint8_t *q);
+
+/* Round x to the nearest integer (ties away from zero) and clamp it to
+ * [lo, hi]; NaN gives lo. */
+static inline int llp_round_clamp(float x, int lo, int hi)
+{
+    if (!(x > (float)lo)) return lo;
+    if (x >= (float)hi) return hi;
+    return (int)roundf(x);
+}
+
+/* Nearest level in [lo, hi] of x under scale d; the level nearest 0 when d
+ * is 0 (then every level decodes to the same value). */
+static inline int llp_level_for(float x, float d, int lo, int hi)
+{
+    return d != 0 ? llp_round_clamp(x / d, lo, hi) : llp_round_clamp(0, lo, hi);
+}
 
 _Static_assert(sizeof(block_q4_0) == 18, "Q4_0 block size");
 _Static_assert(sizeof(block_q4_1) == 20, "Q4_1 block size");
