@@ -1,10 +1,11 @@
 /*
- * hash.h — 128-bit content hashes (hex strings) for cache keys, shard
- * assignment and model fingerprints.
+ * hash.h — 128-bit content hashes (hex strings) for cache keys and model
+ * fingerprints.
  *
- * Not for: anything cryptographic. These hashes identify content we wrote
- * or read ourselves (inputs, parameters, model files); they are not a
- * defence against someone crafting collisions.
+ * Not for: --shard assignment (records.h: llp_shard_match), or anything
+ * cryptographic. These hashes identify content we wrote or read ourselves
+ * (inputs, parameters, model files); they are not a defence against someone
+ * crafting collisions.
  *
  * Why XXH3-128 from libxxhash: it is a well-kept, widely packaged library
  * (Debian libxxhash-dev), hashes at memory speed (a fingerprint reads a few
@@ -41,10 +42,6 @@ void llp_hasher_finish(llp_hasher *h, char out[LLP_HASH_HEX]);
 /* Canonical hash of a JSON value: keys sorted, compact encoding, so the same
  * parameters in any key order give the same hash. NULL hashes as `null`. */
 void llp_hash_json(const json_t *v, char out[LLP_HASH_HEX]);
-
-/* Low 64 bits of the hash of a string; used by --shard K/N
- * (a record belongs to shard K when llp_hash64_str(id) % N == K). */
-uint64_t llp_hash64_str(const char *s);
 
 /* Fingerprint of a GGUF model file, independent of the loader: the caller
  * passes the whole file as `bytes` (usually its mmap), its `size`, and the
