@@ -26,6 +26,12 @@ enum gguf_value_type {
     GGUF_ARRAY = 9, GGUF_U64 = 10, GGUF_I64 = 11, GGUF_F64 = 12,
 };
 
+/* Bytes of one value of a fixed-size type (u8 ... f64, bool); 0 for
+ * string, array and unknown types. */
+size_t gguf_value_size(uint32_t type);
+/* "u8", "string", "array", ...; "type N" style for unknown types. */
+const char *gguf_value_type_name(uint32_t type);
+
 #define GGUF_DEFAULT_ALIGNMENT 32
 #define GGUF_MAX_DIMS 4
 
@@ -49,7 +55,14 @@ typedef struct gguf_file gguf_file;
  * general.alignment (power of two), n_dims <= 4, extents positive and ne[0] a
  * multiple of the type's block size, tensor types known and supported
  * (an unsupported one, e.g. IQ2_XXS, names the tensor and the type), offsets
- * aligned and tensor data inside the file. Returns NULL with err set. */
+ * aligned and tensor data inside the file. Returns NULL with err set.
+ *
+ * Messages have the form "PATH: what is wrong (where)", where keys and
+ * tensors are numbered from 1 as people count them ("key 3 of 12",
+ * "tensor 2 of 9"), e.g. "m.gguf: file truncated in key-value table (key 3
+ * of 12, reading value of 'llama.block_count')". Names quoted in messages
+ * are cut to 64 bytes with non-printable bytes shown as '?'. Arrays of
+ * arrays are refused as unsupported. Tensor data may overlap. */
 gguf_file *gguf_open(const char *path, llp_err *err);
 void gguf_close(gguf_file *f);
 
@@ -68,7 +81,8 @@ int64_t gguf_find_key(const gguf_file *f, const char *key);   /* -1: absent */
 
 /* Typed getters. Return 0 on success, -1 when the key is absent, -2 when it
  * has an incompatible type. Integer getters accept any integer type (and
- * bool) whose value fits; the float getter accepts f32, f64 and integers. */
+ * bool) whose value fits; the float getter accepts f32, f64 and integers;
+ * the bool getter accepts bool only (any non-zero byte is true). */
 int gguf_get_int(const gguf_file *f, const char *key, int64_t *out);
 int gguf_get_uint(const gguf_file *f, const char *key, uint64_t *out);
 int gguf_get_float(const gguf_file *f, const char *key, double *out);
@@ -81,7 +95,10 @@ int gguf_get_str(const gguf_file *f, const char *key, const char **s, size_t *le
  * converting accessors below; string elements with gguf_arr_str. */
 int gguf_get_arr(const gguf_file *f, const char *key, uint32_t *elem_type, uint64_t *n);
 const void *gguf_arr_data(const gguf_file *f, const char *key);
-/* Element i of a numeric array as double / int64; 0 if out of range. */
+/* Element i of a numeric array as double / int64; 0 if out of range, if
+ * the key is not a numeric array, or (int64) if the value does not fit
+ * (floats are truncated toward zero). gguf_arr_data is NULL for string
+ * arrays and non-arrays. */
 double gguf_arr_float(const gguf_file *f, const char *key, uint64_t i);
 int64_t gguf_arr_int(const gguf_file *f, const char *key, uint64_t i);
 /* Element i of a string array; pointer into the mapping, NOT NUL-terminated. */
@@ -96,6 +113,12 @@ const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name); /* NU
 
 typedef struct gguf_writer gguf_writer;
 
+/* The setters below cannot fail on the spot: a misuse (a key or tensor
+ * name set twice, an alignment that is not a power of two, a tensor whose
+ * shape or type is invalid, an unknown version) is remembered and reported
+ * by gguf_writer_write, which then writes nothing. The writer never
+ * produces a file gguf_open would refuse, except through gguf_set_raw. */
+
 gguf_writer *gguf_writer_new(void);          /* version 3, alignment 32 */
 void gguf_writer_free(gguf_writer *w);
 void gguf_writer_set_version(gguf_writer *w, uint32_t version);
@@ -109,6 +132,11 @@ void gguf_set_u64(gguf_writer *w, const char *key, uint64_t v);
 void gguf_set_f32(gguf_writer *w, const char *key, float v);
 void gguf_set_bool(gguf_writer *w, const char *key, bool v);
 void gguf_set_str(gguf_writer *w, const char *key, const char *v);
+void gguf_set_i8(gguf_writer *w, const char *key, int8_t v);
+void gguf_set_u16(gguf_writer *w, const char *key, uint16_t v);
+void gguf_set_i16(gguf_writer *w, const char *key, int16_t v);
+void gguf_set_i64(gguf_writer *w, const char *key, int64_t v);
+void gguf_set_f64(gguf_writer *w, const char *key, double v);
 /* Numeric array: n elements of elem_type, raw little-endian bytes copied. */
 void gguf_set_arr(gguf_writer *w, const char *key, uint32_t elem_type, const void *data, uint64_t n);
 void gguf_set_arr_str(gguf_writer *w, const char *key, const char *const *v, uint64_t n);
@@ -116,11 +144,20 @@ void gguf_set_arr_str(gguf_writer *w, const char *key, const char *const *v, uin
  * unusual types); `bytes` is the value exactly as it is stored. */
 void gguf_set_raw(gguf_writer *w, const char *key, uint32_t type, const void *bytes, size_t n_bytes);
 
-/* Tensor: `data` (llp_type_row_size(type, ne[0]) * rows bytes) is copied. */
+/* Tensor: `data` (llp_row_size(type, ne[0]) * ne[1] * ne[2] * ne[3] bytes)
+ * is copied. Any type llp_type_get knows may be written. Each tensor's data
+ * starts at a multiple of the alignment and is zero-padded to one. */
 void gguf_add_tensor(gguf_writer *w, const char *name, uint32_t n_dims,
                      const int64_t *ne, uint32_t type, const void *data);
+/* The same without the copy: `data` must stay valid and unchanged until
+ * gguf_writer_write returns (for multi-gigabyte outputs). */
+void gguf_add_tensor_ref(gguf_writer *w, const char *name, uint32_t n_dims,
+                         const int64_t *ne, uint32_t type, const void *data);
 
-/* Write the file. Returns 0, or -1 with err naming the path. */
+/* Write the file: to PATH.tmp, flushed to disk, then renamed over PATH, so
+ * a failed write never leaves a partial file at PATH. Returns 0, or -1 with
+ * err naming the path, e.g. "out.gguf: write failed: No space left on
+ * device". The writer may be written again or freed afterwards. */
 int gguf_writer_write(gguf_writer *w, const char *path, llp_err *err);
 
 #endif
