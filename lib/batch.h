@@ -112,6 +112,8 @@ typedef struct llp_batch_tool {
     llp_batch_process_fn process;  /* required */
     void *ctx;
     int max_batch;                 /* records per process call; 0 = 1 */
+    bool documents;                /* undetected inputs are whole documents
+                                      (llp_reader_opts.documents) */
     llp_batch_input_fn input_extra;
 
     /* Writer setup: the added columns in order (CSV/TSV output), and the

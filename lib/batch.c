@@ -1,0 +1,542 @@
+/*
+ * batch.c — the record loop of batch.h: groups of records through the
+ * cache and the tool's process callback, output in input order, items
+ * buffered in memory and committed to the store in short transactions,
+ * signals, closed pipes, progress and the exit code.
+ *
+ * Not for: what a tool computes, record formats, or SQL.
+ *
+ * Why items are buffered rather than written inside an open transaction:
+ * a transaction holds the store's write lock, and a process call can take
+ * minutes (a long summary), which would stall every other process writing
+ * the same store past its busy timeout. Buffering keeps the lock for the
+ * few milliseconds a commit takes.
+ */
+#include "batch.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "progress.h"
+
+/* ---- signals ------------------------------------------------------------- */
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+bool llp_batch_stop_requested(void) { return stop_signal != 0; }
+
+typedef struct saved_signals {
+    struct sigaction sigint, sigterm;
+} saved_signals;
+
+/* No SA_RESTART: a read blocked on a quiet pipe returns so the loop can
+ * stop. SA_RESETHAND: a second signal takes the default action at once. */
+static void install_signals(saved_signals *saved)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = (int)SA_RESETHAND;
+    stop_signal = 0;
+    sigaction(SIGINT, &sa, &saved->sigint);
+    sigaction(SIGTERM, &sa, &saved->sigterm);
+}
+
+static void restore_signals(const saved_signals *saved)
+{
+    sigaction(SIGINT, &saved->sigint, NULL);
+    sigaction(SIGTERM, &saved->sigterm, NULL);
+}
+
+/* ---- state --------------------------------------------------------------- */
+
+/* One item waiting for the next commit. */
+typedef struct pending_item {
+    char *record_id;
+    char input_hash[LLP_HASH_HEX];
+    json_t *output;          /* reference, NULL when failed */
+    char *error;
+    int64_t tokens_in, tokens_out;
+    double ms;
+    bool cached;
+} pending_item;
+
+/* One record of the current group, in input order. */
+typedef struct group_entry {
+    llp_record *rec;
+    llp_cache_key key;
+    bool compute;            /* goes to process (not cached, not failed) */
+    json_t *cached_fields;   /* cache hit: the stored fields */
+    int64_t cached_in, cached_out;
+    llp_batch_result result;
+} group_entry;
+
+struct llp_batch {
+    const llp_cli *cli;
+    const llp_batch_tool *tool;
+    const char *name;                 /* "llp-tokenize" for messages */
+    llp_store *store;
+    int64_t job_id;
+    json_t *params;                   /* the tool's params plus --into */
+    char params_hash[LLP_HASH_HEX];
+    const char *model_fp;
+    llp_reader *reader;
+    llp_writer *writer;
+    llp_progress *progress;
+    llp_job_counts counts;
+    double started, last_commit;
+
+    pending_item *pending;
+    size_t n_pending, cap_pending;
+
+    group_entry *group;
+    int n_group, n_compute, max_group, max_batch;
+
+    bool fatal, interrupted, pipe_closed;
+    llp_err err;
+};
+
+llp_store *llp_batch_store(llp_batch *b) { return b ? b->store : NULL; }
+int64_t llp_batch_job_id(const llp_batch *b) { return b ? b->job_id : 0; }
+
+void llp_batch_result_fail(llp_batch_result *r, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    free(r->error);
+    r->error = llp_strdup(buf);
+    json_decref(r->fields);
+    r->fields = NULL;
+}
+
+/* ---- committing ---------------------------------------------------------- */
+
+static void pending_clear(llp_batch *b)
+{
+    for (size_t i = 0; i < b->n_pending; i++) {
+        free(b->pending[i].record_id);
+        free(b->pending[i].error);
+        json_decref(b->pending[i].output);
+    }
+    b->n_pending = 0;
+}
+
+/* Write the buffered items and the job's counters in one transaction. */
+static int commit(llp_batch *b, const char *status)
+{
+    b->last_commit = llp_now();
+    b->counts.elapsed_ms = (int64_t)((b->last_commit - b->started) * 1000);
+    if (!b->store) {
+        pending_clear(b);
+        return 0;
+    }
+    llp_err *err = &b->err;
+    if (llp_store_begin(b->store, err)) return -1;
+    for (size_t i = 0; i < b->n_pending; i++) {
+        pending_item *p = &b->pending[i];
+        llp_cache_key key = { b->tool->task, b->model_fp, b->params_hash, "" };
+        memcpy(key.input_hash, p->input_hash, LLP_HASH_HEX);
+        llp_item item = { p->record_id, p->output, p->error, p->tokens_in,
+                          p->tokens_out, p->ms, p->cached };
+        if (llp_store_item_put(b->store, b->job_id, &key, &item, err)) {
+            llp_store_rollback(b->store);
+            return -1;
+        }
+    }
+    if (llp_store_job_update(b->store, b->job_id, status, &b->counts, err) ||
+        llp_store_commit(b->store, err))
+        return -1;
+    pending_clear(b);
+    return 0;
+}
+
+static int commit_if_due(llp_batch *b)
+{
+    if (b->n_pending >= LLP_BATCH_COMMIT_RECORDS ||
+        (b->n_pending && llp_now() - b->last_commit >= LLP_BATCH_COMMIT_SECONDS))
+        return commit(b, NULL);
+    return 0;
+}
+
+static void pending_add(llp_batch *b, const group_entry *e, json_t *output,
+                        int64_t tokens_in, int64_t tokens_out, double ms)
+{
+    if (b->n_pending == b->cap_pending) {
+        b->cap_pending = b->cap_pending ? 2 * b->cap_pending : 32;
+        b->pending = llp_realloc(b->pending,
+                                 b->cap_pending * sizeof *b->pending);
+    }
+    pending_item *p = &b->pending[b->n_pending++];
+    memset(p, 0, sizeof *p);
+    p->record_id = llp_strdup(e->rec->id);
+    memcpy(p->input_hash, e->key.input_hash, LLP_HASH_HEX);
+    p->error = e->rec->error ? llp_strdup(e->rec->error) : NULL;
+    p->output = p->error ? NULL : json_incref(output);
+    p->tokens_in = tokens_in;
+    p->tokens_out = tokens_out;
+    p->ms = ms;
+    p->cached = e->cached_fields != NULL;
+}
+
+/* ---- one group ------------------------------------------------------------ */
+
+/* Add every field of `fields` to the record, in their order. */
+static void add_fields(llp_record *rec, json_t *fields)
+{
+    const char *name;
+    json_t *value;
+    json_object_foreach(fields, name, value)
+        llp_record_add(rec, name, json_incref(value));
+}
+
+static void entry_free(group_entry *e)
+{
+    llp_record_free(e->rec);
+    json_decref(e->cached_fields);
+    json_decref(e->result.fields);
+    free(e->result.error);
+    memset(e, 0, sizeof *e);
+}
+
+static void progress_update(llp_batch *b, bool force)
+{
+    llp_progress_update(b->progress, (long)b->counts.n_items,
+                        (long)b->counts.n_cached, (long)b->counts.n_failed,
+                        force);
+}
+
+/* Finish one record: merge its fields or error, buffer its item, write it.
+ * Once the pipe is closed, records are still buffered but not written. */
+static void finish_entry(llp_batch *b, group_entry *e, double ms_each)
+{
+    llp_record *rec = e->rec;
+    json_t *fields = NULL;
+    int64_t tin = 0, tout = 0;
+    if (e->cached_fields) {
+        fields = e->cached_fields;
+        tin = e->cached_in;
+        tout = e->cached_out;
+        b->counts.n_cached++;
+    } else if (e->compute) {
+        if (e->result.error) {
+            llp_record_fail(rec, "%s", e->result.error);
+        } else {
+            if (!e->result.fields) e->result.fields = json_object();
+            fields = e->result.fields;
+        }
+        tin = e->result.tokens_in;
+        tout = e->result.tokens_out;
+        b->counts.tokens_in += tin;
+        b->counts.tokens_out += tout;
+    }
+    if (fields && !rec->error) add_fields(rec, fields);
+    if (rec->error) b->counts.n_failed++;
+    b->counts.n_items++;
+    pending_add(b, e, fields, tin, tout, e->compute ? ms_each : 0);
+
+    if (!b->pipe_closed && !b->fatal) {
+        int w = llp_writer_write(b->writer, rec, &b->err);
+        if (w == LLP_WRITE_CLOSED) b->pipe_closed = true;
+        else if (w != LLP_WRITE_OK) b->fatal = true;
+    }
+}
+
+static void flush_group(llp_batch *b)
+{
+    double ms_each = 0;
+    if (b->n_compute > 0) {
+        llp_record *recs[LLP_BATCH_MAX_GROUP];
+        llp_batch_result results[LLP_BATCH_MAX_GROUP];
+        int idx[LLP_BATCH_MAX_GROUP], n = 0;
+        for (int i = 0; i < b->n_group; i++)
+            if (b->group[i].compute) {
+                idx[n] = i;
+                recs[n++] = b->group[i].rec;
+            }
+        memset(results, 0, sizeof results[0] * (size_t)n);
+        double t0 = llp_now();
+        int rc = b->tool->process(b->tool->ctx, b, recs, n, results, &b->err);
+        ms_each = (llp_now() - t0) * 1000.0 / n;
+        for (int j = 0; j < n; j++) b->group[idx[j]].result = results[j];
+        if (rc == LLP_BATCH_STOPPED || rc != 0) {
+            /* Records of this call are dropped, not recorded: the next run
+             * recomputes them. A fatal error also drops those after. */
+            if (rc == LLP_BATCH_STOPPED) b->interrupted = true;
+            else b->fatal = true;
+            int keep = idx[0];
+            for (int i = 0; i < keep; i++) finish_entry(b, &b->group[i], 0);
+            for (int i = 0; i < b->n_group; i++) entry_free(&b->group[i]);
+            b->n_group = b->n_compute = 0;
+            return;
+        }
+    }
+    for (int i = 0; i < b->n_group; i++) {
+        finish_entry(b, &b->group[i], ms_each);
+        entry_free(&b->group[i]);
+    }
+    b->n_group = b->n_compute = 0;
+    progress_update(b, false);
+    if (commit_if_due(b)) b->fatal = true;
+}
+
+/* ---- reading -------------------------------------------------------------- */
+
+static void input_hash(llp_batch *b, const llp_record *rec,
+                       char out[LLP_HASH_HEX])
+{
+    llp_hasher *h = llp_hasher_new();
+    llp_hasher_add(h, rec->text, rec->text_len);
+    if (b->tool->input_extra) b->tool->input_extra(b->tool->ctx, rec, h);
+    llp_hasher_finish(h, out);
+}
+
+/* Take one record into the group: look up the cache unless it failed in
+ * the reader or --no-cache. Returns 0, or -1 on a store error. */
+static int take_record(llp_batch *b, llp_record *rec)
+{
+    group_entry *e = &b->group[b->n_group++];
+    memset(e, 0, sizeof *e);
+    e->rec = rec;
+    e->key.task = b->tool->task;
+    e->key.model_fp = b->model_fp;
+    e->key.params_hash = b->params_hash;
+    input_hash(b, rec, e->key.input_hash);
+    if (rec->error) return 0;
+    if (!b->cli->no_cache) {
+        int hit = llp_store_cache_get(b->store, &e->key, &e->cached_fields,
+                                      &e->cached_in, &e->cached_out, &b->err);
+        if (hit < 0) return -1;
+        if (hit) return 0;
+    }
+    e->compute = true;
+    b->n_compute++;
+    return 0;
+}
+
+static bool group_full(const llp_batch *b)
+{
+    return b->n_compute >= b->max_batch || b->n_group >= b->max_group;
+}
+
+/* Records in the current shard, counted by a second pass over the inputs
+ * (only for the progress bar, and only when the inputs are files). */
+static long count_records(llp_batch *b)
+{
+    const llp_cli *c = b->cli;
+    bool from_stdin = c->files_from ? strcmp(c->files_from, "-") == 0
+                                    : c->n_args == 0;
+    if (from_stdin) return 0;
+    for (int i = 0; i < c->n_args; i++)
+        if (strcmp(c->args[i], "-") == 0) return 0;
+    llp_reader_opts o;
+    llp_cli_reader_opts(c, &o);
+    o.quiet = true;
+    llp_err err;
+    llp_reader *r = llp_reader_open(&o, &err);
+    if (!r) return 0;
+    long n = 0;
+    llp_record *rec;
+    while (llp_reader_next(r, &rec, &err) == 1) {
+        if (c->shard_n <= 1 || llp_shard_match(rec->id, c->shard_k, c->shard_n))
+            n++;
+        llp_record_free(rec);
+    }
+    llp_reader_close(r);
+    return n;
+}
+
+/* ---- the run ------------------------------------------------------------- */
+
+/* The tool's params plus --into (it renames what is stored in the cache). */
+static json_t *effective_params(const llp_cli *cli, const json_t *params)
+{
+    json_t *p = json_is_object(params) ? json_deep_copy(params)
+                                       : json_object();
+    if (params && !json_is_object(params))
+        json_object_set_new(p, "params", json_deep_copy(params));
+    if (cli->into) json_object_set_new(p, "into", json_string(cli->into));
+    return p;
+}
+
+static int open_inputs(llp_batch *b)
+{
+    const llp_cli *cli = b->cli;
+    llp_reader_opts ro;
+    llp_cli_reader_opts(cli, &ro);
+    ro.documents = b->tool->documents;
+    ro.tool = b->name;
+    b->reader = llp_reader_open(&ro, &b->err);
+    if (!b->reader) return -1;
+
+    llp_writer_opts wo;
+    memset(&wo, 0, sizeof wo);
+    wo.format = cli->out;
+    wo.input_format = llp_reader_format(b->reader);
+    wo.input_columns = llp_reader_columns(b->reader, &wo.n_input_columns);
+    wo.output_columns = b->tool->output_columns;
+    wo.n_output_columns = b->tool->n_output_columns;
+    wo.stream = b->tool->out;
+    wo.text_fn = b->tool->text_fn;
+    wo.text_ctx = b->tool->text_ctx;
+    b->writer = llp_writer_open(&wo, &b->err);
+    return b->writer ? 0 : -1;
+}
+
+static int open_store(llp_batch *b, int argc, char **argv)
+{
+    const llp_cli *cli = b->cli;
+    if (cli->no_db) return 0;
+    char *path = llp_store_resolve_path(cli->db_path, &b->err);
+    if (!path) return -1;
+    b->store = llp_store_open(path, &b->err);
+    free(path);
+    if (!b->store) return -1;
+
+    int64_t model_id = 0;
+    if (b->tool->model_fp && *b->tool->model_fp) {
+        model_id = llp_store_model(b->store, b->tool->model_path,
+                                   b->tool->model_fp, b->tool->model_size,
+                                   b->tool->model_meta, &b->err);
+        if (model_id < 0) return -1;
+    }
+    llp_job_spec spec = { b->tool->task, b->tool->parent_job, argc, argv,
+                          b->params, model_id };
+    b->job_id = llp_store_job_begin(b->store, &spec, &b->err);
+    return b->job_id < 0 ? -1 : 0;
+}
+
+static void read_loop(llp_batch *b)
+{
+    const llp_cli *cli = b->cli;
+    for (;;) {
+        if (b->fatal || b->pipe_closed || b->interrupted) return;
+        if (stop_signal) {
+            b->interrupted = true;
+            return;
+        }
+        llp_record *rec = NULL;
+        int rc = llp_reader_next(b->reader, &rec, &b->err);
+        if (rc == 0) return;
+        if (rc < 0) {
+            /* A signal interrupting a blocked read is not a read error. */
+            if (stop_signal) b->interrupted = true;
+            else b->fatal = true;
+            return;
+        }
+        if (cli->shard_n > 1 &&
+            !llp_shard_match(rec->id, cli->shard_k, cli->shard_n)) {
+            llp_record_free(rec);
+            continue;
+        }
+        if (take_record(b, rec)) {
+            b->fatal = true;
+            return;
+        }
+        /* A group with nothing to compute is written at once, so cached
+         * records stream out as fast as they are read. */
+        if (b->n_compute == 0 || group_full(b)) flush_group(b);
+    }
+}
+
+static const char *final_status(const llp_batch *b)
+{
+    if (b->fatal) return LLP_JOB_FAILED;
+    if (b->interrupted || b->pipe_closed) return LLP_JOB_INTERRUPTED;
+    if (b->counts.n_failed) return LLP_JOB_PARTIAL;
+    return LLP_JOB_DONE;
+}
+
+static void batch_free(llp_batch *b)
+{
+    for (int i = 0; i < b->n_group; i++) entry_free(&b->group[i]);
+    pending_clear(b);
+    free(b->pending);
+    free(b->group);
+    llp_reader_close(b->reader);
+    llp_store_close(b->store);
+    json_decref(b->params);
+}
+
+int llp_batch_run(const llp_cli *cli, const llp_batch_tool *tool, int argc,
+                  char **argv)
+{
+    llp_batch b;
+    memset(&b, 0, sizeof b);
+    b.cli = cli;
+    b.tool = tool;
+    b.name = cli->tool ? cli->tool : "llamapipe";
+    b.model_fp = tool->model_fp ? tool->model_fp : "";
+    b.max_batch = tool->max_batch < 1 ? 1
+                  : tool->max_batch > LLP_BATCH_MAX_GROUP ? LLP_BATCH_MAX_GROUP
+                  : tool->max_batch;
+    b.max_group = LLP_BATCH_MAX_GROUP;
+    b.group = llp_calloc((size_t)b.max_group, sizeof *b.group);
+    b.params = effective_params(cli, tool->params);
+    llp_hash_json(b.params, b.params_hash);
+    b.started = b.last_commit = llp_now();
+
+    if (open_inputs(&b) || open_store(&b, argc, argv)) {
+        llp_error(b.name, "%s", b.err.msg);
+        if (b.writer) llp_writer_close(b.writer, NULL);
+        batch_free(&b);
+        return LLP_EXIT_FATAL;
+    }
+
+    saved_signals saved;
+    install_signals(&saved);
+    if (cli->progress && !cli->quiet)
+        b.progress = llp_progress_new(tool->progress, b.name,
+                                      count_records(&b));
+
+    read_loop(&b);
+    if (b.n_group > 0 && !b.fatal) flush_group(&b);
+
+    llp_err close_err;
+    int w = llp_writer_close(b.writer, &close_err);
+    if (w == LLP_WRITE_CLOSED) {
+        b.pipe_closed = true;
+    } else if (w != LLP_WRITE_OK && !b.fatal) {
+        b.fatal = true;
+        b.err = close_err;
+    }
+    if (b.progress) {
+        progress_update(&b, true);
+        llp_progress_finish(b.progress);
+    }
+
+    /* Whatever happened, what is finished gets committed. A fatal error's
+     * message wins over a failure to commit after it. */
+    llp_err fatal_err = b.err;
+    bool was_fatal = b.fatal;
+    const char *status = final_status(&b);
+    if (commit(&b, status)) {
+        if (!was_fatal) fatal_err = b.err;
+        else if (strcmp(fatal_err.msg, b.err.msg) != 0)
+            llp_error(b.name, "%s", b.err.msg);
+        was_fatal = true;
+    }
+    int sig = stop_signal;
+    restore_signals(&saved);
+
+    int code;
+    if (was_fatal) {
+        llp_error(b.name, "%s", fatal_err.msg);
+        code = LLP_EXIT_FATAL;
+    } else if (b.interrupted && sig) {
+        code = 128 + sig;
+    } else if (b.pipe_closed || b.interrupted) {
+        code = LLP_EXIT_OK;
+    } else {
+        code = b.counts.n_failed ? LLP_EXIT_PARTIAL : LLP_EXIT_OK;
+    }
+    batch_free(&b);
+    return code;
+}
