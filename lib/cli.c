@@ -1,0 +1,485 @@
+/*
+ * cli.c — common option parsing on getopt_long, strict numbers, messages
+ * and the physical core count (see cli.h).
+ *
+ * Not for: any tool's own options beyond passing them to its callback, or
+ * the meaning of the options (the tools and lib/ modules decide that).
+ */
+#include "cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Ids of the common long-only options; below LLP_OPT_TOOL, above any char. */
+enum {
+    OPT_DB = 1000, OPT_NO_DB, OPT_NO_CACHE, OPT_IN, OPT_OUT, OPT_FIELD, OPT_INTO,
+    OPT_COLUMN, OPT_ID_COLUMN, OPT_NO_HEADER, OPT_FILES_FROM, OPT_PROGRESS,
+    OPT_SHARD, OPT_VERSION, OPT_TEMP, OPT_TOP_K, OPT_TOP_P, OPT_MIN_P,
+    OPT_REPEAT_PENALTY, OPT_SEED, OPT_STOP,
+};
+
+static const struct option common_options[] = {
+    {"model", required_argument, NULL, 'm'},
+    {"threads", required_argument, NULL, 't'},
+    {"ctx-size", required_argument, NULL, 'c'},
+    {"db", required_argument, NULL, OPT_DB},
+    {"no-db", no_argument, NULL, OPT_NO_DB},
+    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+    {"in", required_argument, NULL, OPT_IN},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"field", required_argument, NULL, OPT_FIELD},
+    {"into", required_argument, NULL, OPT_INTO},
+    {"column", required_argument, NULL, OPT_COLUMN},
+    {"id-column", required_argument, NULL, OPT_ID_COLUMN},
+    {"no-header", no_argument, NULL, OPT_NO_HEADER},
+    {"files-from", required_argument, NULL, OPT_FILES_FROM},
+    {"quiet", no_argument, NULL, 'q'},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"shard", required_argument, NULL, OPT_SHARD},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"temp", required_argument, NULL, OPT_TEMP},
+    {"top-k", required_argument, NULL, OPT_TOP_K},
+    {"top-p", required_argument, NULL, OPT_TOP_P},
+    {"min-p", required_argument, NULL, OPT_MIN_P},
+    {"repeat-penalty", required_argument, NULL, OPT_REPEAT_PENALTY},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"n-predict", required_argument, NULL, 'n'},
+    {"stop", required_argument, NULL, OPT_STOP},
+};
+enum { N_COMMON = sizeof common_options / sizeof common_options[0] };
+static const char common_short[] = "m:t:c:qhn:";
+
+static const char common_help[] =
+    "Common options:\n"
+    "  -m, --model PATH       GGUF model (default: $LLP_MODEL)\n"
+    "  -t, --threads N        worker threads (default: physical cores)\n"
+    "  -c, --ctx-size N       context size in tokens (default: the model's)\n"
+    "      --db PATH          store (default: $LLP_DB, else\n"
+    "                         $XDG_DATA_HOME/llamapipe/llamapipe.db)\n"
+    "      --no-db            run without recording in the store\n"
+    "      --no-cache         recompute items the store already has\n"
+    "      --in FORMAT        jsonl, csv, tsv, lines or doc (default: by suffix;\n"
+    "                         stdin starting with '{' is jsonl)\n"
+    "      --out FORMAT       jsonl, csv, tsv or text (default: csv for csv\n"
+    "                         input, tsv for tsv, else jsonl)\n"
+    "      --field NAME       read this field instead of 'text'\n"
+    "      --into NAME        name the added field(s) NAME, NAME_...\n"
+    "      --column NAME      CSV/TSV column holding the text\n"
+    "      --id-column NAME   field or column holding the record id\n"
+    "      --no-header        CSV/TSV without a header row (columns col1..colN)\n"
+    "      --files-from FILE  read input paths from FILE, one a line ('-': stdin)\n"
+    "  -q, --quiet            no progress, no notes\n"
+    "      --progress         progress on stderr even when it is not a terminal\n"
+    "      --shard K/N        only records whose id hashes to K modulo N\n"
+    "      --temp T           sampling temperature, 0 = greedy\n"
+    "      --top-k K          keep the K likeliest tokens (0 = off)\n"
+    "      --top-p P          nucleus sampling (1 = off)\n"
+    "      --min-p P          drop tokens below P x the top probability (0 = off)\n"
+    "      --repeat-penalty R penalty for repeated tokens (1 = off)\n"
+    "      --seed N           random seed (same seed, same output)\n"
+    "  -n, --n-predict N      tokens to generate (-1 = until end of text)\n"
+    "      --stop STR         stop when STR is generated (repeatable)\n"
+    "  -h, --help             this help\n"
+    "      --version          print the version\n"
+    "\n"
+    "Exit status: 0 all records done, 1 fatal error, 2 usage error,\n"
+    "3 finished but some records failed (they carry an 'error' field).\n";
+
+const char *llp_cli_common_help(void) { return common_help; }
+
+/* ---- messages --------------------------------------------------------- */
+
+static void vmessage(const char *tool, const char *kind, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: %s: ", tool ? tool : "llamapipe", kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void llp_die(const char *tool, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(tool, "error", fmt, ap);
+    va_end(ap);
+    exit(LLP_EXIT_FATAL);
+}
+
+void llp_error(const char *tool, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(tool, "error", fmt, ap);
+    va_end(ap);
+}
+
+void llp_warn(const char *tool, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(tool, "warning", fmt, ap);
+    va_end(ap);
+}
+
+void llp_note(const char *tool, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(tool, "note", fmt, ap);
+    va_end(ap);
+}
+
+int llp_cli_usage_error(const llp_cli *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(c->tool, "error", fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "Try '%s --help'.\n", c->tool);
+    return LLP_EXIT_USAGE;
+}
+
+/* ---- strict numbers --------------------------------------------------- */
+
+int llp_opt_long(const char *flag, const char *arg, long min, long max,
+                 long *out, llp_err *err)
+{
+    char *end;
+    errno = 0;
+    /* strtol skips leading space and stops at junk; both are refused here. */
+    long v = arg[0] && !isspace((unsigned char)arg[0]) ? strtol(arg, &end, 10) : 0;
+    if (!arg[0] || isspace((unsigned char)arg[0]) || *end)
+        return llp_err_set(err, "%s: expected an integer, got '%s'", flag, arg);
+    if (errno == ERANGE || v < min || v > max)
+        return llp_err_set(err, "%s: must be between %ld and %ld, got '%s'", flag, min, max, arg);
+    *out = v;
+    return 0;
+}
+
+int llp_opt_int(const char *flag, const char *arg, int min, int max, int *out, llp_err *err)
+{
+    long v;
+    if (llp_opt_long(flag, arg, min, max, &v, err) < 0) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+int llp_opt_u64(const char *flag, const char *arg, uint64_t *out, llp_err *err)
+{
+    char *end;
+    /* strtoull would turn "-1" into 2^64-1; a sign is refused instead. */
+    if (!isdigit((unsigned char)arg[0]))
+        return llp_err_set(err, "%s: expected a non-negative integer, got '%s'", flag, arg);
+    errno = 0;
+    unsigned long long v = strtoull(arg, &end, 10);
+    if (*end) return llp_err_set(err, "%s: expected a non-negative integer, got '%s'", flag, arg);
+    if (errno == ERANGE)
+        return llp_err_set(err, "%s: must be at most %llu, got '%s'", flag,
+                           (unsigned long long)UINT64_MAX, arg);
+    *out = (uint64_t)v;
+    return 0;
+}
+
+int llp_opt_double(const char *flag, const char *arg, double min, double max,
+                   double *out, llp_err *err)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = arg[0] && !isspace((unsigned char)arg[0]) ? strtod(arg, &end) : NAN;
+    if (!end || *end || !isfinite(v))
+        return llp_err_set(err, "%s: expected a number, got '%s'", flag, arg);
+    if (v < min || v > max)
+        return llp_err_set(err, "%s: must be between %g and %g, got '%s'", flag, min, max, arg);
+    *out = v;
+    return 0;
+}
+
+int llp_opt_shard(const char *arg, int *k, int *n, llp_err *err)
+{
+    const char *slash = strchr(arg, '/');
+    long kv, nv;
+    llp_err ignored;
+    if (!slash)
+        return llp_err_set(err, "--shard: expected K/N (for example 0/4), got '%s'", arg);
+    char *kpart = llp_strndup(arg, (size_t)(slash - arg));
+    int bad = llp_opt_long("--shard", kpart, 0, INT_MAX - 1, &kv, &ignored) < 0 ||
+              llp_opt_long("--shard", slash + 1, 1, INT_MAX, &nv, &ignored) < 0;
+    free(kpart);
+    if (bad)
+        return llp_err_set(err, "--shard: expected K/N with integers 0 <= K < N, got '%s'", arg);
+    if (kv >= nv)
+        return llp_err_set(err, "--shard: K must be less than N (0 <= K < N), got '%s'", arg);
+    *k = (int)kv;
+    *n = (int)nv;
+    return 0;
+}
+
+/* ---- physical cores --------------------------------------------------- */
+
+static long read_long_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    long v = -1;
+    if (fscanf(f, "%ld", &v) != 1) v = -1;
+    fclose(f);
+    return v;
+}
+
+int llp_physical_cores(void)
+{
+    /* Hyper-threads share one core's execution units; the matrix kernels
+     * saturate those, so more threads than cores only adds contention. */
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        return n > 0 ? (int)n : 1;
+    }
+    long pairs[CPU_SETSIZE][2];
+    int n_pairs = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (!CPU_ISSET(cpu, &set)) continue;
+        char path[128];
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/topology/core_id", cpu);
+        long core = read_long_file(path);
+        snprintf(path, sizeof path,
+                 "/sys/devices/system/cpu/cpu%d/topology/physical_package_id", cpu);
+        long pkg = read_long_file(path);
+        if (core < 0) return CPU_COUNT(&set);   /* no topology in /sys */
+        bool seen = false;
+        for (int i = 0; i < n_pairs && !seen; i++)
+            seen = pairs[i][0] == pkg && pairs[i][1] == core;
+        if (!seen) {
+            pairs[n_pairs][0] = pkg;
+            pairs[n_pairs][1] = core;
+            n_pairs++;
+        }
+    }
+    return n_pairs > 0 ? n_pairs : 1;
+}
+
+/* ---- parsing ---------------------------------------------------------- */
+
+void llp_cli_init(llp_cli *c, const char *tool)
+{
+    memset(c, 0, sizeof *c);
+    c->tool = tool;
+    const char *model = getenv("LLP_MODEL");
+    c->model = model && *model ? model : NULL;
+    c->threads = llp_physical_cores();
+    c->in = LLP_FMT_AUTO;
+    c->out = LLP_FMT_AUTO;
+    c->shard_k = 0;
+    c->shard_n = 1;
+    c->sampling.temp = 0.8;
+    c->sampling.top_k = 40;
+    c->sampling.top_p = 0.95;
+    c->sampling.min_p = 0.05;
+    c->sampling.repeat_penalty = 1.1;
+    c->sampling.seed = 0;
+    c->sampling.n_predict = -1;
+}
+
+void llp_cli_free(llp_cli *c)
+{
+    for (int i = 0; i < c->sampling.n_stop; i++) free(c->sampling.stop[i]);
+    free(c->sampling.stop);
+    c->sampling.stop = NULL;
+    c->sampling.n_stop = 0;
+}
+
+/* The string-valued options: an empty name can only be a mistake. */
+static int set_name(const char **dst, const char *flag, const char *arg, llp_err *err)
+{
+    if (!*arg) return llp_err_set(err, "%s: expected a name, got ''", flag);
+    *dst = arg;
+    return 0;
+}
+
+/* Handle one common option; 0 or -1 with err. */
+static int common_option(llp_cli *c, int id, const char *arg, llp_err *err)
+{
+    llp_sampling_opts *s = &c->sampling;
+    switch (id) {
+    case 'm': c->model = arg; return 0;
+    case 't': return llp_opt_int("--threads", arg, 1, 1024, &c->threads, err);
+    case 'c':
+        if (llp_opt_int("--ctx-size", arg, 0, 1 << 20, &c->ctx_size, err) < 0) return -1;
+        if (c->ctx_size > 0 && c->ctx_size < 16)
+            return llp_err_set(err, "--ctx-size: must be 0 (the model's) or at least 16, got '%s'", arg);
+        return 0;
+    case OPT_DB: c->db_path = arg; return 0;
+    case OPT_NO_DB: c->no_db = true; return 0;
+    case OPT_NO_CACHE: c->no_cache = true; return 0;
+    case OPT_IN: return llp_format_parse_in(arg, &c->in, err);
+    case OPT_OUT: return llp_format_parse_out(arg, &c->out, err);
+    case OPT_FIELD: return set_name(&c->field, "--field", arg, err);
+    case OPT_INTO: return set_name(&c->into, "--into", arg, err);
+    case OPT_COLUMN: return set_name(&c->column, "--column", arg, err);
+    case OPT_ID_COLUMN: return set_name(&c->id_column, "--id-column", arg, err);
+    case OPT_NO_HEADER: c->no_header = true; return 0;
+    case OPT_FILES_FROM: return set_name(&c->files_from, "--files-from", arg, err);
+    case 'q': c->quiet = true; return 0;
+    case OPT_PROGRESS: c->progress = true; return 0;
+    case OPT_SHARD: return llp_opt_shard(arg, &c->shard_k, &c->shard_n, err);
+    case OPT_TEMP: return llp_opt_double("--temp", arg, 0, 100, &s->temp, err);
+    case OPT_TOP_K: return llp_opt_int("--top-k", arg, 0, INT_MAX, &s->top_k, err);
+    case OPT_TOP_P: return llp_opt_double("--top-p", arg, 0, 1, &s->top_p, err);
+    case OPT_MIN_P: return llp_opt_double("--min-p", arg, 0, 1, &s->min_p, err);
+    case OPT_REPEAT_PENALTY:
+        if (llp_opt_double("--repeat-penalty", arg, 0, 100, &s->repeat_penalty, err) < 0)
+            return -1;
+        if (s->repeat_penalty <= 0)
+            return llp_err_set(err, "--repeat-penalty: must be greater than 0, got '%s'", arg);
+        return 0;
+    case OPT_SEED: return llp_opt_u64("--seed", arg, &s->seed, err);
+    case 'n': return llp_opt_int("--n-predict", arg, -1, 1 << 24, &s->n_predict, err);
+    case OPT_STOP:
+        if (!*arg) return llp_err_set(err, "--stop: the stop string is empty");
+        s->stop = llp_realloc(s->stop, (size_t)(s->n_stop + 1) * sizeof *s->stop);
+        s->stop[s->n_stop++] = llp_strdup(arg);
+        return 0;
+    default: return llp_err_set(err, "internal error: unhandled option %d", id);
+    }
+}
+
+static bool is_common(int id)
+{
+    if (id > 0 && id < 256) return strchr(common_short, id) != NULL;
+    return id >= OPT_DB && id < LLP_OPT_TOOL;
+}
+
+/* The long name of an option id, for messages ("--top-k"). */
+static const char *option_name(const struct option *opts, int id, char *buf, size_t n)
+{
+    for (const struct option *o = opts; o->name; o++)
+        if (o->val == id) {
+            snprintf(buf, n, "--%s", o->name);
+            return buf;
+        }
+    snprintf(buf, n, "-%c", id > 0 && id < 256 ? id : '?');
+    return buf;
+}
+
+int llp_cli_parse(llp_cli *c, const llp_cli_tool *tool, int argc, char **argv, llp_err *err)
+{
+    size_t n_extra = 0;
+    if (tool && tool->options)
+        while (tool->options[n_extra].name) n_extra++;
+    struct option *opts = llp_calloc(N_COMMON + n_extra + 1, sizeof *opts);
+    memcpy(opts, common_options, sizeof common_options);
+    if (n_extra) memcpy(opts + N_COMMON, tool->options, n_extra * sizeof *opts);
+
+    /* ':' first: a missing argument is returned as ':' rather than '?'. */
+    size_t sl = 1 + strlen(common_short) + (tool && tool->short_options ? strlen(tool->short_options) : 0) + 1;
+    char *shorts = llp_malloc(sl);
+    snprintf(shorts, sl, ":%s%s", common_short, tool && tool->short_options ? tool->short_options : "");
+
+    llp_err local;
+    llp_err *e = err ? err : &local;
+    e->msg[0] = 0;
+    int result = LLP_CLI_RUN;
+    bool help = false, version = false;
+
+    /* optind = 0 makes glibc start over, so parsing twice in one process
+     * (tests, the pipeline runner) works; opterr = 0 silences getopt's own
+     * messages, which do not follow our "llp-NAME: error:" form. */
+    optind = 0;
+    opterr = 0;
+    for (;;) {
+        int idx = -1;
+        int id = getopt_long(argc, argv, shorts, opts, &idx);
+        if (id == -1) break;
+        char name[128];
+        if (id == '?') {
+            /* getopt leaves little to go on: optopt is the option's id for a
+             * value given to an option that takes none ("--quiet=x") and for
+             * an unknown short option, 0 for an unknown long one. */
+            const char *bad = argv[optind - 1];
+            bool is_long = strncmp(bad, "--", 2) == 0;
+            if (is_long && optopt && strchr(bad, '='))
+                llp_err_set(e, "%s: takes no value, got '%s'",
+                            option_name(opts, optopt, name, sizeof name), bad);
+            else if (optopt > 0 && optopt < 256)
+                llp_err_set(e, "unknown option '-%c'", optopt);
+            else
+                llp_err_set(e, "unknown or ambiguous option '%s'", bad);
+            result = LLP_EXIT_USAGE;
+            break;
+        }
+        if (id == ':') {
+            llp_err_set(e, "%s: missing value", option_name(opts, optopt, name, sizeof name));
+            result = LLP_EXIT_USAGE;
+            break;
+        }
+        if (id == 'h') { help = true; continue; }
+        if (id == OPT_VERSION) { version = true; continue; }
+        int rc;
+        if (is_common(id)) {
+            rc = common_option(c, id, optarg, e);
+        } else if (tool && tool->on_option) {
+            e->msg[0] = 0;
+            rc = tool->on_option(tool->ctx, id, optarg, e);
+            if (rc < 0 && !e->msg[0])
+                llp_err_set(e, "%s: invalid value '%s'", option_name(opts, id, name, sizeof name),
+                            optarg ? optarg : "");
+        } else {
+            rc = llp_err_set(e, "%s: not handled by this tool", option_name(opts, id, name, sizeof name));
+        }
+        if (rc < 0) {
+            result = LLP_EXIT_USAGE;
+            break;
+        }
+    }
+    free(opts);
+    free(shorts);
+
+    if (result == LLP_CLI_RUN) {
+        if (help) {
+            if (tool && tool->usage) fputs(tool->usage, stdout);
+            else printf("Usage: %s [OPTION]... [FILE|DIR]...\n", c->tool);
+            printf("\n%s", common_help);
+            fflush(stdout);
+            return LLP_EXIT_OK;
+        }
+        if (version) {
+            printf("%s (llamapipe) %s\n", c->tool, LLP_VERSION);
+            fflush(stdout);
+            return LLP_EXIT_OK;
+        }
+        c->args = argv + optind;
+        c->n_args = argc - optind;
+        c->progress = !c->quiet && (c->progress || isatty(STDERR_FILENO));
+        return LLP_CLI_RUN;
+    }
+    if (!err) {
+        fprintf(stderr, "%s: error: %s\n", c->tool, e->msg);
+        fprintf(stderr, "Try '%s --help'.\n", c->tool);
+    }
+    return result;
+}
+
+void llp_cli_reader_opts(const llp_cli *c, llp_reader_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->format = c->in;
+    o->paths = c->args;
+    o->n_paths = c->n_args;
+    o->files_from = c->files_from;
+    o->field = c->field;
+    o->column = c->column;
+    o->id_column = c->id_column;
+    o->no_header = c->no_header;
+    o->quiet = c->quiet;
+    o->tool = c->tool;
+}
