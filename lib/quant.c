@@ -1,17 +1,25 @@
 /*
  * quant.c — the scalar reference for weight rows: decode (dequantize),
  * dot product and encode (quantize) for the float types (F32, F16, BF16)
- * and the legacy 32-value block types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0), and
- * the row-level entry points of quant.h that dispatch on the type.
+ * and the legacy 32-value block types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0); the
+ * scale fitting all encoders share; and the row-level entry points of
+ * quant.h, which dispatch on the type.
  *
- * Not for: the K-quant super-blocks (quant_k.c), the type table
- * (quant_types.c), or fast kernels (lib/kernels/, tested against this file).
+ * Not for: the K-quant super-blocks (quant_k.c, split off by format
+ * family), the type table (quant_types.c), or fast kernels (lib/kernels/,
+ * which are tested against this file).
  *
  * Each block type has one decode function (block -> floats) that is the
  * single place knowing its bit layout; the dot product decodes a block at a
  * time and multiplies, so it is exactly "dot of the dequantized row". Dot
  * products accumulate in double so that the reference carries less rounding
  * error than any kernel it is compared with.
+ *
+ * Encoding is round-to-nearest under a well-chosen scale: a small grid of
+ * candidate scales around "the extreme value on the end of the level
+ * range", each scored by the least-squares error of its rounding (see
+ * llp_fit_symmetric / llp_fit_affine), then the levels are re-rounded under
+ * the scale as actually stored in fp16. Q8_0 uses plain amax / 127.
  */
 #include "quant.h"
 #include "quant_blocks.h"
@@ -197,11 +205,11 @@ float llp_fit_affine(const float *x, int n, int nmax, int min_nonpos,
 static uint16_t encode_symmetric32(const float *x, int half, uint8_t qs[16], uint8_t qh[4])
 {
     uint16_t dh = llp_f32_to_fp16(llp_fit_symmetric(x, 32, half, NULL));
-    float d = llp_fp16_to_f32(dh);
+    float id = llp_inverse(llp_fp16_to_f32(dh));
     uint32_t high = 0;
     for (int j = 0; j < 16; j++) {
-        int lo = llp_level_for(x[j], d, -half, half - 1) + half;
-        int hi = llp_level_for(x[j + 16], d, -half, half - 1) + half;
+        int lo = llp_round_clamp(x[j] * id, -half, half - 1) + half;
+        int hi = llp_round_clamp(x[j + 16] * id, -half, half - 1) + half;
         qs[j] = (uint8_t)((lo & 15) | (hi & 15) << 4);
         high |= (uint32_t)(lo >> 4) << j | (uint32_t)(hi >> 4) << (j + 16);
     }
@@ -217,11 +225,11 @@ static void encode_affine32(const float *x, int nmax, uint16_t *dh, uint16_t *mh
     float m;
     *dh = llp_f32_to_fp16(llp_fit_affine(x, 32, nmax, 0, &m, NULL));
     *mh = llp_f32_to_fp16(m);
-    float d = llp_fp16_to_f32(*dh), mf = llp_fp16_to_f32(*mh);
+    float id = llp_inverse(llp_fp16_to_f32(*dh)), mf = llp_fp16_to_f32(*mh);
     uint32_t high = 0;
     for (int j = 0; j < 16; j++) {
-        int lo = llp_level_for(x[j] - mf, d, 0, nmax);
-        int hi = llp_level_for(x[j + 16] - mf, d, 0, nmax);
+        int lo = llp_round_clamp((x[j] - mf) * id, 0, nmax);
+        int hi = llp_round_clamp((x[j + 16] - mf) * id, 0, nmax);
         qs[j] = (uint8_t)((lo & 15) | (hi & 15) << 4);
         high |= (uint32_t)(lo >> 4) << j | (uint32_t)(hi >> 4) << (j + 16);
     }
@@ -263,9 +271,9 @@ void llp_encode_q8_0(const float *x, void *block)
     for (int j = 0; j < 32; j++)
         if (fabsf(x[j]) > amax) amax = fabsf(x[j]);
     b->d = llp_f32_to_fp16(amax / 127);
-    float d = llp_fp16_to_f32(b->d);
+    float id = llp_inverse(llp_fp16_to_f32(b->d));
     for (int j = 0; j < 32; j++)
-        b->qs[j] = (int8_t)llp_level_for(x[j], d, -127, 127);
+        b->qs[j] = (int8_t)llp_round_clamp(x[j] * id, -127, 127);
 }
 
 /* ---- dispatch ---------------------------------------------------------- */

@@ -138,14 +138,21 @@ static inline int llp_round_clamp(float x, int lo, int hi)
 {
     if (!(x > (float)lo)) return lo;
     if (x >= (float)hi) return hi;
-    return (int)roundf(x);
+    return (int)(x < 0 ? x - 0.5f : x + 0.5f);   /* truncating cast: cheap */
 }
 
-/* Nearest level in [lo, hi] of x under scale d; the level nearest 0 when d
- * is 0 (then every level decodes to the same value). */
+/* 1 / d, or 0 when d is 0 (then x * inverse rounds every value to the level
+ * nearest 0, and every level decodes to the same value anyway). Encoders
+ * multiply by it rather than dividing in their inner loops. */
+static inline float llp_inverse(float d)
+{
+    return d != 0 ? 1.0f / d : 0.0f;
+}
+
+/* Nearest level in [lo, hi] of x under scale d. */
 static inline int llp_level_for(float x, float d, int lo, int hi)
 {
-    return d != 0 ? llp_round_clamp(x / d, lo, hi) : llp_round_clamp(0, lo, hi);
+    return llp_round_clamp(x * llp_inverse(d), lo, hi);
 }
 
 _Static_assert(sizeof(block_q4_0) == 18, "Q4_0 block size");

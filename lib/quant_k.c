@@ -16,12 +16,12 @@
  *
  * Encoding (all types): fit each sub-block on its own with the small scale
  * search of llp_fit_symmetric / llp_fit_affine (quant.c), quantize the
- * sub-block scales and mins against a super-block scale chosen so the
- * largest one lands on the end of its integer range, store that super-scale
- * as fp16, then round every value to its nearest level under the final
- * stored scales. This is the approach of llama.cpp's reference quantizer
- * without an importance matrix; errors are measured in
- * tests/quant_roundtrip.c.
+ * sub-block scales and mins against an fp16 super-block scale picked from a
+ * few candidates near "largest one on the end of its integer range" by the
+ * block's squared error, then round every value to its nearest level under
+ * the final stored scales. This follows llama.cpp's reference quantizer
+ * without an importance matrix, plus the super-scale search; errors are
+ * measured in tests/quant_roundtrip.c.
  */
 #include "quant.h"
 #include "quant_blocks.h"
@@ -171,10 +171,44 @@ void llp_decode_q6_k(const void *block, float *y)
 
 /* ---- encode ------------------------------------------------------------ */
 
+/* The super-block scale is searched over a few candidates: the largest
+ * sub-block scale aimed at the end of the integer range, or up to
+ * SUPER_STEPS - 1 levels inside it. Which is best depends on how the fp16
+ * rounding of the super-scale and the integer rounding of each sub-block
+ * scale fall together (it matters most when the super-scale is an fp16
+ * subnormal, as it is for typical Llama weights); each candidate is judged
+ * by the squared error of the whole block. */
+#define SUPER_STEPS 8
+
+/* Q2_K, Q4_K, Q5_K: given the fitted sub-block scales sub_d[] (>= 0) and
+ * mins sub_min[] (>= 0, subtracted) and the super-scales d and dmin, round
+ * the integer scales and mins to [0, smax] and the levels to [0, nmax];
+ * return the block's squared error. */
+static double affine_levels(const float *x, int n_sub, int nmax, int smax,
+                            const float *sub_d, const float *sub_min,
+                            float d, float dmin,
+                            uint8_t *scale, uint8_t *min, uint8_t *q)
+{
+    int sub = QK_K / n_sub;
+    double err = 0;
+    for (int j = 0; j < n_sub; j++) {
+        scale[j] = (uint8_t)llp_level_for(sub_d[j], d, 0, smax);
+        min[j] = (uint8_t)llp_level_for(sub_min[j], dmin, 0, smax);
+        float sd = d * scale[j], sm = dmin * min[j], id = llp_inverse(sd);
+        for (int i = j * sub; i < (j + 1) * sub; i++) {
+            q[i] = (uint8_t)llp_round_clamp((x[i] + sm) * id, 0, nmax);
+            double e = (double)(sd * q[i] - sm) - x[i];
+            err += e * e;
+        }
+    }
+    return err;
+}
+
 /* Q2_K, Q4_K, Q5_K: n_sub sub-blocks of QK_K / n_sub values, levels
  * [0, nmax], each sub-block value = d * scale * q - dmin * min with integer
  * scale and min in [0, smax]. Fills the fp16 super-scales, the integer
- * scales and mins, and the 256 levels. */
+ * scales and mins, and the 256 levels. The two super-scales are searched
+ * one after the other (d with dmin at its plain value, then dmin). */
 static void encode_k_affine(const float *x, int n_sub, int nmax, int smax,
                             uint16_t *dh, uint16_t *dminh,
                             uint8_t *scale, uint8_t *min, uint8_t *q)
@@ -188,21 +222,53 @@ static void encode_k_affine(const float *x, int n_sub, int nmax, int smax,
         if (sub_d[j] > max_d) max_d = sub_d[j];
         if (sub_min[j] > max_min) max_min = sub_min[j];
     }
-    *dh = llp_f32_to_fp16(max_d / smax);
-    *dminh = llp_f32_to_fp16(max_min / smax);
-    float d = llp_fp16_to_f32(*dh), dmin = llp_fp16_to_f32(*dminh);
-    for (int j = 0; j < n_sub; j++) {
-        scale[j] = (uint8_t)llp_level_for(sub_d[j], d, 0, smax);
-        min[j] = (uint8_t)llp_level_for(sub_min[j], dmin, 0, smax);
-        float sd = d * scale[j], sm = dmin * min[j];
-        for (int i = j * sub; i < (j + 1) * sub; i++)
-            q[i] = (uint8_t)llp_level_for(x[i] + sm, sd, 0, nmax);
+    uint16_t best_d = llp_f32_to_fp16(max_d / smax);
+    uint16_t best_dmin = llp_f32_to_fp16(max_min / smax);
+    double best_err = INFINITY;
+    for (int pass = 0; pass < 2; pass++) {
+        uint16_t fixed_d = best_d, fixed_dmin = best_dmin;
+        for (int k = 0; k < SUPER_STEPS; k++) {
+            uint16_t cd = fixed_d, cdmin = fixed_dmin;
+            if (pass == 0) cd = llp_f32_to_fp16(max_d / (smax - k));
+            else           cdmin = llp_f32_to_fp16(max_min / (smax - k));
+            double err = affine_levels(x, n_sub, nmax, smax, sub_d, sub_min,
+                                       llp_fp16_to_f32(cd), llp_fp16_to_f32(cdmin),
+                                       scale, min, q);
+            if (err < best_err) {
+                best_err = err;
+                best_d = cd;
+                best_dmin = cdmin;
+            }
+        }
     }
+    *dh = best_d;
+    *dminh = best_dmin;
+    affine_levels(x, n_sub, nmax, smax, sub_d, sub_min, llp_fp16_to_f32(best_d),
+                  llp_fp16_to_f32(best_dmin), scale, min, q);
+}
+
+/* Q3_K, Q6_K: for super-scale d, round the 16 integer scales to
+ * [-smax, smax-1] and the levels to [-nmax, nmax-1]; return the squared
+ * error. */
+static double symmetric_levels(const float *x, int nmax, int smax,
+                               const float *sub_d, float d, int8_t *scale, int8_t *q)
+{
+    double err = 0;
+    for (int j = 0; j < 16; j++) {
+        scale[j] = (int8_t)llp_level_for(sub_d[j], d, -smax, smax - 1);
+        float sd = d * scale[j], id = llp_inverse(sd);
+        for (int i = 16 * j; i < 16 * (j + 1); i++) {
+            q[i] = (int8_t)llp_round_clamp(x[i] * id, -nmax, nmax - 1);
+            double e = (double)(sd * q[i]) - x[i];
+            err += e * e;
+        }
+    }
+    return err;
 }
 
 /* Q3_K, Q6_K: 16 sub-blocks of 16, levels [-nmax, nmax-1], value =
- * d * scale * q with integer scale in [-smax, smax-1]. The super-scale puts
- * the sub-block scale of largest magnitude on -smax. */
+ * d * scale * q with integer scale in [-smax, smax-1]. The sub-block scale
+ * of largest magnitude is aimed at -smax (or a few levels inside it). */
 static uint16_t encode_k_symmetric(const float *x, int nmax, int smax,
                                    int8_t scale[16], int8_t *q)
 {
@@ -211,15 +277,18 @@ static uint16_t encode_k_symmetric(const float *x, int nmax, int smax,
         sub_d[j] = llp_fit_symmetric(x + 16 * j, 16, nmax, NULL);
         if (fabsf(sub_d[j]) > fabsf(extreme)) extreme = sub_d[j];
     }
-    uint16_t dh = llp_f32_to_fp16(extreme / -smax);
-    float d = llp_fp16_to_f32(dh);
-    for (int j = 0; j < 16; j++) {
-        scale[j] = (int8_t)llp_level_for(sub_d[j], d, -smax, smax - 1);
-        float sd = d * scale[j];
-        for (int i = 16 * j; i < 16 * (j + 1); i++)
-            q[i] = (int8_t)llp_level_for(x[i], sd, -nmax, nmax - 1);
+    uint16_t best = 0;
+    double best_err = INFINITY;
+    for (int k = 0; k < SUPER_STEPS; k++) {
+        uint16_t dh = llp_f32_to_fp16(extreme / -(smax - k));
+        double err = symmetric_levels(x, nmax, smax, sub_d, llp_fp16_to_f32(dh), scale, q);
+        if (err < best_err) {
+            best_err = err;
+            best = dh;
+        }
     }
-    return dh;
+    symmetric_levels(x, nmax, smax, sub_d, llp_fp16_to_f32(best), scale, q);
+    return best;
 }
 
 void llp_encode_q2_k(const float *x, void *block)

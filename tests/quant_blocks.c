@@ -98,7 +98,8 @@ static void test_float_types(void)
     float f16_expect[6] = { 1.0f, -2.0f, 0.5f, 65504.0f, 5.9604645e-8f, -0.0f };
     float y6[6];
     llp_dequantize_row(LLP_F16, f16, y6, 6);
-    ok(all_equal_to(y6, 6, f16_expect, "F16"), "F16 decodes 1, -2, 0.5, max, smallest subnormal, -0");
+    ok(all_equal_to(y6, 6, f16_expect, "F16"),
+       "F16 decodes 1, -2, 0.5, max, smallest subnormal, -0");
 
     uint16_t bf16[4] = { 0x3f80, 0xc040, 0x4049, 0x0000 };
     float bf16_expect[4] = { 1.0f, -3.0f, 3.140625f, 0.0f };
@@ -172,7 +173,8 @@ static void test_q5_0(void)
     expect[0] += 16;
     expect[31] += 16;
     decode(LLP_Q5_0, &b, y);
-    ok(all_equal_to(y, 32, expect, "Q5_0"), "Q5_0 d=1: value = q - 16, qh bit j is value j's fifth bit");
+    ok(all_equal_to(y, 32, expect, "Q5_0"),
+       "Q5_0 d=1: value = q - 16, qh bit j is value j's fifth bit");
     int good = 1;
     for (int j = 0; j < 32; j++)
         good &= probe(LLP_Q5_0, (uint8_t *)&b, 2 + j / 8, (uint8_t)(1 << (j % 8)), j);
