@@ -9,10 +9,16 @@
  * deterministic random corruptions, must be refused cleanly (run this under
  * ASan to make "cleanly" mean something).
  *
- * Not for: well-formed files (gguf_roundtrip.c), or missing llama.* keys,
- * which the model loader checks (its own tests).
+ * One case goes past the reader: a well-formed GGUF that lacks a required
+ * llama.* key is opened by gguf_open but refused by the model loader
+ * (model.c owns that check; this only pins that the refusal names the file
+ * and the key).
+ *
+ * Not for: well-formed files (gguf_roundtrip.c) or the model loader's other
+ * checks (its own tests).
  */
 #include "gguf.h"
+#include "model.h"
 #include "quant.h"
 #include "tap.h"
 
@@ -311,6 +317,28 @@ static void cases(const char *path)
     ok(refused(tmp_dir(), &err) && strstr(err.msg, "not a regular file (a directory)"), "a directory");
 }
 
+/* Valid GGUF, invalid Llama model: llama.block_count is missing. */
+static void missing_llama_key(const char *path)
+{
+    llp_err err = { "" };
+    gguf_writer *w = gguf_writer_new();
+    gguf_set_str(w, "general.architecture", "llama");
+    gguf_set_u32(w, "llama.embedding_length", 64);
+    gguf_set_u32(w, "llama.context_length", 128);
+    int rc = gguf_writer_write(w, path, &err);
+    gguf_writer_free(w);
+    gguf_file *f = rc == 0 ? gguf_open(path, &err) : NULL;
+    ok(f != NULL, "a GGUF missing llama.block_count is still a valid GGUF");
+    gguf_close(f);
+    llp_model *m = llp_model_load(path, &err);
+    size_t pl = strlen(path);
+    ok(!m && strncmp(err.msg, path, pl) == 0 && err.msg[pl] == ':' &&
+       strstr(err.msg, "missing required key 'llama.block_count'"),
+       "the model loader refuses it, naming the file and the key");
+    if (m) llp_model_free(m);
+    else diag("%s", err.msg + (strncmp(err.msg, path, pl) == 0 ? pl + 2 : 0));
+}
+
 /* Every proper prefix of the file is refused with a message naming it. */
 static void every_prefix(const char *path)
 {
@@ -389,6 +417,7 @@ int main(void)
 
     cases(path);
     every_prefix(path);
+    missing_llama_key(path);
     random_corruption(path);
 
     unlink(path);
