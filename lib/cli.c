@@ -6,6 +6,7 @@
  * the meaning of the options (the tools and lib/ modules decide that).
  */
 #include "cli.h"
+#include "threads.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -221,51 +222,6 @@ int llp_opt_shard(const char *arg, int *k, int *n, llp_err *err)
     *k = (int)kv;
     *n = (int)nv;
     return 0;
-}
-
-/* ---- physical cores --------------------------------------------------- */
-
-static long read_long_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    long v = -1;
-    if (fscanf(f, "%ld", &v) != 1) v = -1;
-    fclose(f);
-    return v;
-}
-
-int llp_physical_cores(void)
-{
-    /* Hyper-threads share one core's execution units; the matrix kernels
-     * saturate those, so more threads than cores only adds contention. */
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof set, &set) != 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        return n > 0 ? (int)n : 1;
-    }
-    long pairs[CPU_SETSIZE][2];
-    int n_pairs = 0;
-    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-        if (!CPU_ISSET(cpu, &set)) continue;
-        char path[128];
-        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/topology/core_id", cpu);
-        long core = read_long_file(path);
-        snprintf(path, sizeof path,
-                 "/sys/devices/system/cpu/cpu%d/topology/physical_package_id", cpu);
-        long pkg = read_long_file(path);
-        if (core < 0) return CPU_COUNT(&set);   /* no topology in /sys */
-        bool seen = false;
-        for (int i = 0; i < n_pairs && !seen; i++)
-            seen = pairs[i][0] == pkg && pairs[i][1] == core;
-        if (!seen) {
-            pairs[n_pairs][0] = pkg;
-            pairs[n_pairs][1] = core;
-            n_pairs++;
-        }
-    }
-    return n_pairs > 0 ? n_pairs : 1;
 }
 
 /* ---- parsing ---------------------------------------------------------- */

@@ -178,10 +178,6 @@ void llp_warn(const char *tool, const char *fmt, ...)   /* "tool: warning: ..." 
 void llp_note(const char *tool, const char *fmt, ...)   /* "tool: note: ..." */
     __attribute__((format(printf, 2, 3)));
 
-/* Physical cores this process may run on: distinct (package, core) pairs
- * among the CPUs in its affinity mask, read from
- * /sys/devices/system/cpu/cpuN/topology; when that is unavailable, the
- * online CPU count from sysconf. Always >= 1. */
-int llp_physical_cores(void);
+/* Physical cores: llp_physical_cores() in threads.h, the home of the pool. */
 
 #endif
