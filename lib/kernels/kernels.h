@@ -1,0 +1,159 @@
+/*
+ * kernels.h — the contract between lib/matmul.c and the per-ISA kernel sets:
+ * the quantized activation formats, the tile-product signature, the table of
+ * one kernel set, and small scale-unpacking helpers every set shares.
+ *
+ * Not for: the public API (matmul.h), thread splitting (matmul.c) or weight
+ * block layouts (lib/quant_blocks.h, which the kernels read).
+ *
+ * The arithmetic, as in llama.cpp: each token's activations are quantized
+ * once per product to 8-bit blocks, and every weight block is multiplied in
+ * integers as unsigned weight codes u (0..255) times signed activation codes
+ * a (-127..127), with the weights' offsets folded in through precomputed
+ * activation block sums:
+ *
+ *   legacy 32-blocks   w = dw * (u - k)  or  dw * u + m
+ *     dot = dw * da * sum(u * a)  -  k * dw * s   (or + m * s),  s = da * sum(a)
+ *   K-quant 256-blocks, sub-blocks of 16 (or 32) values with integer scale sc
+ *   and integer offset mn:  w = d * sc * u - dm * mn
+ *     dot = da * (d * sum_sub sc * sum(u * a)  -  dm * sum_sub mn * bsum)
+ *
+ * Per type (u, k or m, sc, mn):
+ *   Q4_0 u = nibble, k = 8      Q4_1 u = nibble, + m
+ *   Q5_0 u = 5 bits, k = 16     Q5_1 u = 5 bits, + m
+ *   Q8_0 u = q + 128, k = 128 (x86 sets multiply |q| by sign-adjusted a
+ *        instead, as maddubs saturates on 255 * 127 * 2)
+ *   Q2_K u = 2 bits, sc = scale & 15, dm = dmin, mn = scale >> 4
+ *   Q3_K u = 3 bits (low | high << 2), sc = 6-bit scale - 32, dm = d,
+ *        mn = 4 * sc
+ *   Q4_K u = nibble, sub-blocks of 32, 6-bit sc, dm = dmin, 6-bit mn
+ *   Q5_K u = 5 bits, otherwise as Q4_K
+ *   Q6_K u = 6 bits, sc = int8 scale, dm = d, mn = 32 * sc
+ * F32, F16 and BF16 weights take float activations and multiply in float.
+ */
+#ifndef LLP_KERNELS_H
+#define LLP_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quant.h"
+#include "quant_blocks.h"
+
+/* Activations of one token, 32 values: a_i = d * qs[i], s = d * sum(qs). */
+typedef struct {
+    float d;
+    float s;
+    int8_t qs[32];
+} llp_act_q8_32;
+
+/* Activations of one token, 256 values: a_i = d * qs[i]; bsums[j] is the
+ * sum of qs[16j .. 16j+15]. */
+typedef struct {
+    float d;
+    int16_t bsums[16];
+    int8_t qs[256];
+} llp_act_q8_256;
+
+_Static_assert(sizeof(llp_act_q8_32) == 40, "llp_act_q8_32 size");
+_Static_assert(sizeof(llp_act_q8_256) == 292, "llp_act_q8_256 size");
+
+/* Which activation format a weight type multiplies with. */
+enum llp_act_format {
+    LLP_ACT_NONE = 0,   /* type not supported */
+    LLP_ACT_F32,        /* the float activations as given */
+    LLP_ACT_Q8_32,      /* llp_act_q8_32 blocks */
+    LLP_ACT_Q8_256,     /* llp_act_q8_256 blocks */
+};
+
+/* The format for a weight type (the same for every kernel set). */
+static inline enum llp_act_format llp_act_format_for(uint32_t type)
+{
+    switch (type) {
+    case LLP_F32: case LLP_F16: case LLP_BF16:
+        return LLP_ACT_F32;
+    case LLP_Q4_0: case LLP_Q4_1: case LLP_Q5_0: case LLP_Q5_1: case LLP_Q8_0:
+        return LLP_ACT_Q8_32;
+    case LLP_Q2_K: case LLP_Q3_K: case LLP_Q4_K: case LLP_Q5_K: case LLP_Q6_K:
+        return LLP_ACT_Q8_256;
+    default:
+        return LLP_ACT_NONE;
+    }
+}
+
+/* Quantize one token's n activations (n a multiple of 32 or 256) into
+ * n / 32 llp_act_q8_32 or n / 256 llp_act_q8_256 blocks. */
+typedef void (*llp_quantize_act_fn)(const float *x, void *dst, int64_t n);
+
+/* A tile of the product: for r < n_rows and t < n_tok,
+ *   Y[t * y_stride + r] = dot(row r of W, activations of token t)
+ * where row r starts at (const char *)W + r * w_stride, token t's
+ * activations (in the type's format) at (const char *)A + t * a_stride, and
+ * each row holds n values. n_rows and n_tok may be any positive numbers;
+ * kernels tile them internally so a weight block is unpacked once for
+ * several tokens. */
+typedef void (*llp_gemm_fn)(int64_t n, const void *W, size_t w_stride,
+                            int n_rows, const void *A, size_t a_stride,
+                            int n_tok, float *Y, int64_t y_stride);
+
+typedef struct llp_kernel_set {
+    const char *name;                      /* "scalar", "avx2", "avx512" */
+    llp_quantize_act_fn quantize_q8_32;
+    llp_quantize_act_fn quantize_q8_256;
+    llp_gemm_fn gemm[LLP_TYPE_COUNT];      /* NULL: type not handled */
+} llp_kernel_set;
+
+extern const llp_kernel_set llp_kernels_scalar;   /* kernels/scalar.c */
+extern const llp_kernel_set llp_kernels_avx2;     /* x86 only, dispatch.c */
+extern const llp_kernel_set llp_kernels_avx512;   /* x86 only, dispatch.c */
+
+/* The set in use: chosen on first call from LLP_KERNELS or the CPU. */
+const llp_kernel_set *llp_kernels_current(void);
+/* The set of that name if the CPU can run it, else NULL. */
+const llp_kernel_set *llp_kernels_by_name(const char *name);
+/* Make the named set current; -1 (and no change) if unavailable. */
+int llp_kernels_select(const char *name);
+
+/* Tiles of the avx2 and avx512 sets live in several files; the tables are
+ * assembled in kernels/dispatch.c from these. */
+#define LLP_DECLARE_GEMMS(isa) \
+    void llp_gemm_q4_0_##isa(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t); \
+    void llp_gemm_q4_1_##isa(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t); \
+    void llp_gemm_q5_0_##isa(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t); \
+    void llp_gemm_q5_1_##isa(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t); \
+    void llp_gemm_q8_0_##isa(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t); \
+    void llp_gemm_q2_k_##isa(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t); \
+    void llp_gemm_q3_k_##isa(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t); \
+    void llp_gemm_q4_k_##isa(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t); \
+    void llp_gemm_q5_k_##isa(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t); \
+    void llp_gemm_q6_k_##isa(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t); \
+    void llp_gemm_f32_##isa(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t); \
+    void llp_gemm_f16_##isa(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t); \
+    void llp_gemm_bf16_##isa(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t); \
+    void llp_quantize_q8_32_##isa(const float *, void *, int64_t); \
+    void llp_quantize_q8_256_##isa(const float *, void *, int64_t);
+
+/* ---- scale unpacking shared by all sets -------------------------------- */
+
+/* Q4_K / Q5_K: the 8 6-bit scales and 8 6-bit mins of scales[12]. */
+static inline void llp_k4_scales(const uint8_t s[12], uint8_t sc[8], uint8_t mn[8])
+{
+    for (int j = 0; j < 4; j++) {
+        sc[j] = s[j] & 63;
+        mn[j] = s[j + 4] & 63;
+        sc[j + 4] = (uint8_t)((s[j + 8] & 15) | (s[j] >> 6) << 4);
+        mn[j + 4] = (uint8_t)((s[j + 8] >> 4) | (s[j + 4] >> 6) << 4);
+    }
+}
+
+/* Q3_K: the 16 signed scales (-32..31) of scales[12]. */
+static inline void llp_q3_k_scales(const uint8_t s[12], int8_t sc[16])
+{
+    for (int i = 0; i < 16; i++) {
+        int low = i < 8 ? s[i] & 15 : s[i - 8] >> 4;
+        int high = (s[8 + i % 4] >> (2 * (i / 4))) & 3;
+        sc[i] = (int8_t)((low | high << 4) - 32);
+    }
+}
+
+#endif

@@ -1,0 +1,10 @@
+/*
+ * legacy_avx2.c — the avx2 copy of the x86 kernels for activation
+ * quantization, legacy 32-value blocks and float weights: AVX2 + FMA + F16C (vpmaddubsw byte dots).
+ *
+ * Not for: code of its own; the body is x86_legacy.inc, shared with the
+ * other x86 set. The Makefile compiles this file with the matching -m flags
+ * and kernels/dispatch.c only calls it when the CPU has them.
+ */
+#define LLP_ISA avx2
+#include "kernels/x86_legacy.inc"

@@ -1,0 +1,323 @@
+/*
+ * kernels_vs_ref.c — every kernel set (scalar, avx2, avx512, as the CPU
+ * allows) multiplies every weight type like llp_matmul_ref does, for
+ * single tokens and batches, through the thread pool.
+ *
+ * Not for: speed (bench/matmul_bench.c) or the reference's own correctness
+ * (tests/quant_*.c check decode/encode against the fixtures).
+ *
+ * Weights come two ways: random floats quantized with llp_quantize_row
+ * (realistic codes) and random bytes with sane fp16 scales written over the
+ * scale fields (every bit pattern of the codes, including ones a quantizer
+ * never emits). Token 1 of each batch is all zeros (the zero-scale path).
+ *
+ * Tolerances. Quantized types multiply 8-bit activations x^ (each value
+ * moved by up to d/2, d = max|x| / 127 over its block), which shifts outputs
+ * by about 0.5-2% of their RMS depending on the weights. So each result is
+ * checked twice:
+ *   - against llp_matmul_ref applied to x^ (the activations dequantized from
+ *     the kernel's own 8-bit blocks): the integer products are exact and
+ *     only float summation order differs, so max|y - ref^| <= 1e-4 * rms(ref);
+ *   - against llp_matmul_ref on the float x: |y - ref| must stay within the
+ *     exact worst case sum_i |w_i| * |x_i - x^_i| of that output, plus the
+ *     same 1e-4 * rms(ref). The observed max|y - ref| / rms(ref) is printed
+ *     as a diagnostic (typically 0.5-3%).
+ * Float types multiply the float x exactly, so both checks use 1e-4 * rms.
+ * Every SIMD set must also match the scalar set within 1e-4 * rms(ref): the
+ * activation quantizers are bit-identical across sets (checked directly).
+ */
+#include "matmul.h"
+#include "quant.h"
+#include "quant_blocks.h"
+#include "threads.h"
+#include "util.h"
+#include "tap.h"
+#include "kernels/kernels.h"
+
+#include <stdint.h>
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+static uint32_t rng_u32(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 16);
+}
+
+/* Uniform in [-1, 1). */
+static float rng_float(void)
+{
+    return (float)((int32_t)rng_u32()) / 2147483648.0f;
+}
+
+/* Roughly Gaussian (sum of four uniforms), unit-ish scale. */
+static float rng_normal(void)
+{
+    return rng_float() + rng_float() + rng_float() + rng_float();
+}
+
+static uint16_t random_scale(float lo, float hi)
+{
+    float u = (rng_float() + 1) / 2;
+    return llp_f32_to_fp16(lo + (hi - lo) * u);
+}
+
+/* Overwrite the fp16 scale fields of a random-byte block with sane values. */
+static void fix_scales(uint32_t type, uint8_t *block)
+{
+    switch (type) {
+    case LLP_Q4_0: ((block_q4_0 *)block)->d = random_scale(0.01f, 0.1f); break;
+    case LLP_Q5_0: ((block_q5_0 *)block)->d = random_scale(0.01f, 0.1f); break;
+    case LLP_Q8_0: ((block_q8_0 *)block)->d = random_scale(0.001f, 0.01f); break;
+    case LLP_Q4_1: {
+        block_q4_1 *b = (block_q4_1 *)block;
+        b->d = random_scale(0.01f, 0.1f);
+        b->m = random_scale(-0.5f, 0.5f);
+        break;
+    }
+    case LLP_Q5_1: {
+        block_q5_1 *b = (block_q5_1 *)block;
+        b->d = random_scale(0.01f, 0.1f);
+        b->m = random_scale(-0.5f, 0.5f);
+        break;
+    }
+    case LLP_Q2_K: {
+        block_q2_k *b = (block_q2_k *)block;
+        b->d = random_scale(0.005f, 0.05f);
+        b->dmin = random_scale(0.005f, 0.05f);
+        break;
+    }
+    case LLP_Q3_K: ((block_q3_k *)block)->d = random_scale(0.001f, 0.02f); break;
+    case LLP_Q4_K: {
+        block_q4_k *b = (block_q4_k *)block;
+        b->d = random_scale(0.001f, 0.01f);
+        b->dmin = random_scale(0.001f, 0.01f);
+        break;
+    }
+    case LLP_Q5_K: {
+        block_q5_k *b = (block_q5_k *)block;
+        b->d = random_scale(0.001f, 0.01f);
+        b->dmin = random_scale(0.001f, 0.01f);
+        break;
+    }
+    case LLP_Q6_K: ((block_q6_k *)block)->d = random_scale(0.0005f, 0.005f); break;
+    }
+}
+
+/* n_out rows of n_in weights of `type`, either quantized random floats or
+ * random codes with sane scales. Caller frees. */
+static uint8_t *make_weights(uint32_t type, int64_t n_in, int64_t n_out, int random_codes)
+{
+    size_t row = llp_row_size(type, n_in);
+    uint8_t *w = llp_malloc(row * (size_t)n_out);
+    const llp_type_info *info = llp_type_get(type);
+    if (random_codes && info->block_size > 1) {
+        for (size_t i = 0; i < row * (size_t)n_out; i++) w[i] = (uint8_t)rng_u32();
+        for (size_t off = 0; off < row * (size_t)n_out; off += (size_t)info->type_size)
+            fix_scales(type, w + off);
+        return w;
+    }
+    float *x = llp_malloc(sizeof(float) * (size_t)n_in);
+    for (int64_t r = 0; r < n_out; r++) {
+        for (int64_t i = 0; i < n_in; i++) x[i] = 0.05f * rng_normal();
+        llp_quantize_row(type, x, w + (size_t)r * row, n_in);
+    }
+    free(x);
+    return w;
+}
+
+static double rms(const float *y, int64_t n)
+{
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)y[i] * y[i];
+    return sqrt(s / (double)(n > 0 ? n : 1));
+}
+
+/* max|a - b| and rms(a - b). */
+static void diff(const float *a, const float *b, int64_t n, double *max_abs, double *rms_diff)
+{
+    double m = 0, s = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (!(d <= m)) m = d;           /* NaN propagates as a failure */
+        s += d * d;
+    }
+    *max_abs = m;
+    *rms_diff = sqrt(s / (double)(n > 0 ? n : 1));
+}
+
+/* X^: each token's activations quantized the way the kernels quantize them
+ * (scalar quantizer) and dequantized again. Identity for float types. */
+static void act_roundtrip(uint32_t type, const float *X, int64_t n_in, int64_t n_tok,
+                          float *Xq)
+{
+    enum llp_act_format fmt = llp_act_format_for(type);
+    if (fmt == LLP_ACT_F32) {
+        memcpy(Xq, X, sizeof(float) * (size_t)(n_in * n_tok));
+        return;
+    }
+    for (int64_t t = 0; t < n_tok; t++) {
+        const float *x = X + t * n_in;
+        float *xq = Xq + t * n_in;
+        if (fmt == LLP_ACT_Q8_32) {
+            llp_act_q8_32 b[n_in / 32];
+            llp_kernels_scalar.quantize_q8_32(x, b, n_in);
+            for (int64_t i = 0; i < n_in; i++) xq[i] = b[i / 32].d * b[i / 32].qs[i % 32];
+        } else {
+            llp_act_q8_256 b[n_in / 256];
+            llp_kernels_scalar.quantize_q8_256(x, b, n_in);
+            for (int64_t i = 0; i < n_in; i++) xq[i] = b[i / 256].d * b[i / 256].qs[i % 256];
+        }
+    }
+}
+
+/* bound[t * n_out + r] = sum_i |W[r][i]| * |X - Xq|[t][i]. */
+static void error_bound(uint32_t type, const uint8_t *W, int64_t n_in, int64_t n_out,
+                        const float *X, const float *Xq, int64_t n_tok, float *bound)
+{
+    float *w = llp_malloc(sizeof(float) * (size_t)n_in);
+    size_t row = llp_row_size(type, n_in);
+    for (int64_t r = 0; r < n_out; r++) {
+        llp_dequantize_row(type, W + (size_t)r * row, w, n_in);
+        for (int64_t t = 0; t < n_tok; t++) {
+            double s = 0;
+            for (int64_t i = 0; i < n_in; i++)
+                s += fabs((double)w[i]) * fabs((double)X[t * n_in + i] - Xq[t * n_in + i]);
+            bound[t * n_out + r] = (float)s;
+        }
+    }
+    free(w);
+}
+
+/* True when |y - ref| <= bound + slack everywhere. */
+static int within_bound(const float *y, const float *ref, const float *bound, int64_t n,
+                        double slack)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!(fabs((double)y[i] - ref[i]) <= bound[i] + slack)) return 0;
+    return 1;
+}
+
+/* The SIMD activation quantizers produce the scalar one's bytes exactly. */
+static void check_quantizers(void)
+{
+    static float x[2048];
+    for (int i = 0; i < 2048; i++) x[i] = rng_normal() * (i % 300 == 7 ? 100 : 1);
+    for (int i = 256; i < 512; i++) x[i] = 0;   /* an all-zero block */
+    x[600] = 0.5f * (1.0f / 127.0f);             /* values near ties */
+    static llp_act_q8_32 a32[64], b32[64];
+    static llp_act_q8_256 a256[8], b256[8];
+    llp_kernels_scalar.quantize_q8_32(x, a32, 2048);
+    llp_kernels_scalar.quantize_q8_256(x, a256, 2048);
+    const char *names[] = { "avx2", "avx512" };
+    for (int k = 0; k < 2; k++) {
+        const llp_kernel_set *ks = llp_kernels_by_name(names[k]);
+        if (!ks) continue;
+        memset(b32, 0x55, sizeof b32);
+        memset(b256, 0x55, sizeof b256);
+        ks->quantize_q8_32(x, b32, 2048);
+        ks->quantize_q8_256(x, b256, 2048);
+        ok(memcmp(a32, b32, sizeof a32) == 0, "%s 32-block activation quantizer matches scalar",
+           names[k]);
+        ok(memcmp(a256, b256, sizeof a256) == 0,
+           "%s 256-block activation quantizer matches scalar", names[k]);
+    }
+}
+
+static const uint32_t types[] = {
+    LLP_F32, LLP_F16, LLP_BF16, LLP_Q4_0, LLP_Q4_1, LLP_Q5_0, LLP_Q5_1,
+    LLP_Q8_0, LLP_Q2_K, LLP_Q3_K, LLP_Q4_K, LLP_Q5_K, LLP_Q6_K,
+};
+static const char *sets[] = { "scalar", "avx2", "avx512" };
+static const int n_toks[] = { 1, 3, 8, 33 };
+static const int64_t n_ins[] = { 256, 512, 768 };
+
+int main(void)
+{
+    llp_pool *pool = llp_pool_new(2);
+    const int64_t n_out = 67;   /* odd, so row chunks have remainders */
+    int n_sets = 0;
+    for (int s = 0; s < 3; s++) {
+        if (llp_matmul_set_kernels(sets[s]) == 0) n_sets++;
+        else diag("kernel set %s not available on this CPU", sets[s]);
+    }
+    ok(n_sets >= 1, "%d kernel sets available", n_sets);
+    ok(llp_matmul_set_kernels("no-such-set") != 0, "unknown kernel set refused");
+    check_quantizers();
+
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        uint32_t type = types[ti];
+        ok(llp_matmul_supports(type), "%s supported", llp_type_name(type));
+        int is_float = llp_type_get(type)->block_size == 1;
+        for (int random_codes = 0; random_codes <= !is_float; random_codes++)
+        for (size_t ii = 0; ii < sizeof n_ins / sizeof n_ins[0]; ii++) {
+            int64_t n_in = n_ins[ii];
+            uint8_t *W = make_weights(type, n_in, n_out, random_codes);
+            for (size_t ki = 0; ki < sizeof n_toks / sizeof n_toks[0]; ki++) {
+                int64_t n_tok = n_toks[ki];
+                float *X = llp_malloc(sizeof(float) * (size_t)(n_in * n_tok));
+                for (int64_t i = 0; i < n_in * n_tok; i++)
+                    X[i] = (n_tok > 1 && i / n_in == 1) ? 0.0f : rng_normal();
+                size_t ny = sizeof(float) * (size_t)(n_out * n_tok);
+                float *ref = llp_malloc(ny), *ref_q = llp_malloc(ny), *bound = llp_malloc(ny);
+                float *y = llp_malloc(ny), *y_scalar = llp_malloc(ny);
+                float *Xq = llp_malloc(sizeof(float) * (size_t)(n_in * n_tok));
+                llp_matmul_ref(type, W, n_in, n_out, X, n_tok, ref);
+                act_roundtrip(type, X, n_in, n_tok, Xq);
+                llp_matmul_ref(type, W, n_in, n_out, Xq, n_tok, ref_q);
+                error_bound(type, W, n_in, n_out, X, Xq, n_tok, bound);
+                double slack = 1e-4 * rms(ref, n_out * n_tok);
+                char what[128];
+                snprintf(what, sizeof what, "%s %s n_in %lld n_tok %lld", llp_type_name(type),
+                         random_codes ? "random codes" : "quantized", (long long)n_in,
+                         (long long)n_tok);
+
+                for (int s = 0; s < 3; s++) {
+                    if (llp_matmul_set_kernels(sets[s]) != 0) continue;
+                    memset(y, 0xff, ny);   /* NaN: unwritten outputs fail */
+                    llp_matmul(pool, type, W, n_in, n_out, X, n_tok, y);
+                    double m, r;
+                    diff(y, ref_q, n_out * n_tok, &m, &r);
+                    if (!(m <= slack)) diag("max|y - ref^| %.3g, allowed %.3g", m, slack);
+                    ok(m <= slack, "%s %s: vs reference on quantized activations", sets[s], what);
+                    int in_bound = within_bound(y, ref, bound, n_out * n_tok, slack);
+                    diff(y, ref, n_out * n_tok, &m, &r);
+                    ok(in_bound, "%s %s: vs reference within the quantization bound "
+                       "(max|diff| = %.2g%% of rms)", sets[s], what,
+                       100 * m / rms(ref, n_out * n_tok));
+                    if (s == 0) {
+                        memcpy(y_scalar, y, ny);
+                    } else {
+                        diff(y, y_scalar, n_out * n_tok, &m, &r);
+                        if (!(m <= slack)) diag("max|diff| vs scalar %.3g", m);
+                        ok(m <= slack, "%s %s: vs scalar set", sets[s], what);
+                    }
+                }
+                free(ref); free(ref_q); free(bound); free(y); free(y_scalar); free(Xq);
+                free(X);
+            }
+            free(W);
+        }
+    }
+
+    /* Single-threaded (NULL pool) and a product larger than one task. */
+    llp_matmul_set_kernels(sets[n_sets - 1]);
+    {
+        int64_t n_in = 512, rows = 1000, n_tok = 70;
+        uint8_t *W = make_weights(LLP_Q4_0, n_in, rows, 0);
+        float *X = llp_malloc(sizeof(float) * (size_t)(n_in * n_tok));
+        for (int64_t i = 0; i < n_in * n_tok; i++) X[i] = rng_normal();
+        float *a = llp_malloc(sizeof(float) * (size_t)(rows * n_tok));
+        float *b = llp_malloc(sizeof(float) * (size_t)(rows * n_tok));
+        llp_matmul(NULL, LLP_Q4_0, W, n_in, rows, X, n_tok, a);
+        llp_matmul(pool, LLP_Q4_0, W, n_in, rows, X, n_tok, b);
+        ok(memcmp(a, b, sizeof(float) * (size_t)(rows * n_tok)) == 0,
+           "%s Q4_0 1000x512 x 70 tokens: pool and single thread agree bit for bit",
+           llp_matmul_kernels());
+        free(W); free(X); free(a); free(b);
+    }
+    llp_pool_free(pool);
+    return done_testing();
+}
