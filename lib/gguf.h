@@ -70,13 +70,15 @@ const char *gguf_path(const gguf_file *f);
 uint32_t gguf_version(const gguf_file *f);
 uint64_t gguf_file_size(const gguf_file *f);
 uint32_t gguf_alignment(const gguf_file *f);
-uint64_t gguf_data_offset(const gguf_file *f);   /* start of data section */
+/* Start of the data section: the end of the tensor table rounded up to
+ * the alignment (in a file with no tensors it may lie past the end). */
+uint64_t gguf_data_offset(const gguf_file *f);
 const uint8_t *gguf_bytes(const gguf_file *f);    /* whole mapped file */
 
 /* Key-value table. Keys are indexed 0..n_kv-1 in file order. */
 int64_t gguf_n_kv(const gguf_file *f);
-const char *gguf_kv_key(const gguf_file *f, int64_t i);
-uint32_t gguf_kv_type(const gguf_file *f, int64_t i);
+const char *gguf_kv_key(const gguf_file *f, int64_t i);  /* NULL if i is out of range */
+uint32_t gguf_kv_type(const gguf_file *f, int64_t i);   /* UINT32_MAX if i is out of range */
 int64_t gguf_find_key(const gguf_file *f, const char *key);   /* -1: absent */
 
 /* Typed getters. Return 0 on success, -1 when the key is absent, -2 when it

@@ -334,7 +334,9 @@ static void emit_all(gguf_writer *w, out *o)
         emit_u64(o, offset);
         offset = align_up(offset + t->n_bytes, w->alignment);
     }
-    pad_to(o, w->alignment);
+    /* The data section starts aligned; a file without tensors has none,
+     * and ends unpadded (as llama.cpp's vocabulary-only files do). */
+    if (w->n_tensors) pad_to(o, w->alignment);
     for (size_t i = 0; i < w->n_tensors; i++) {
         emit(o, w->tensors[i].data, (size_t)w->tensors[i].n_bytes);
         pad_to(o, w->alignment);
