@@ -314,6 +314,8 @@ void llp_context_free(llp_context *ctx)
 
 int llp_context_n_ctx(const llp_context *ctx) { return ctx->n_ctx; }
 int llp_context_n_seq(const llp_context *ctx) { return ctx->n_seq; }
+int llp_context_n_batch(const llp_context *ctx) { return ctx->n_batch; }
+const llp_model *llp_context_model(const llp_context *ctx) { return ctx->model; }
 llp_pool *llp_context_pool(llp_context *ctx) { return ctx->pool; }
 
 static float *kv_row(const llp_context *ctx, float *cache, int seq, int layer, int pos)

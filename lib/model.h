@@ -92,6 +92,8 @@ llp_context *llp_context_new(const llp_model *m, const llp_context_params *p, ll
 void llp_context_free(llp_context *ctx);
 int llp_context_n_ctx(const llp_context *ctx);
 int llp_context_n_seq(const llp_context *ctx);
+int llp_context_n_batch(const llp_context *ctx);
+const llp_model *llp_context_model(const llp_context *ctx);
 llp_pool *llp_context_pool(llp_context *ctx);
 
 /* One forward call: n tokens, each with its sequence and position. Tokens

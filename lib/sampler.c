@@ -4,7 +4,8 @@
  * Order of operations, as llama.cpp's default chain: repetition penalty on
  * the raw logits, then top-k, top-p (nucleus) and min-p filters on the
  * probabilities, then temperature, then a draw. With temp 0 the sampler is
- * a plain argmax (ties: the lowest id) and no randomness is used.
+ * a plain argmax of the raw logits (ties: the lowest id): no penalty and
+ * no randomness.
  *
  * Not for: anything that needs exact probabilities of given tokens.
  */
@@ -129,8 +130,10 @@ static void candidate_softmax(candidate *c, int n, float t)
 
 int32_t llp_sampler_sample(llp_sampler *s, float *logits)
 {
-    apply_repeat_penalty(s, logits);
+    /* greedy is the plain argmax of the model's logits (what reference
+     * implementations compare against): no penalty */
     if (s->cfg.temp <= 0) return argmax(logits, s->n_vocab);
+    apply_repeat_penalty(s, logits);
 
     int n = s->n_vocab;
     for (int i = 0; i < n; i++) {

@@ -45,6 +45,7 @@ int llp_synth_shape(const char *name, llp_synth_spec *s)
 {
     struct { const char *name; int vocab, dim, layers, heads, heads_kv, ffn, ctx; } shapes[] = {
         { "tiny", 512, 64, 2, 4, 2, 192, 256 },
+        { "small", 512, 256, 2, 4, 2, 768, 512 },
         { "1.1b", 32000, 2048, 22, 32, 4, 5632, 2048 },
         { "7b", 32000, 4096, 32, 32, 32, 11008, 4096 },
         { "13b", 32000, 5120, 40, 40, 40, 13824, 4096 },

@@ -34,7 +34,7 @@ typedef struct llp_synth_spec {
     uint64_t seed;
 } llp_synth_spec;
 
-/* A named shape: "tiny" (test size), "1.1b" (TinyLlama), "7b", "13b" (Llama-2).
+/* A named shape: "tiny" and "small" (test sizes; small has 256-wide rows for K-quants), "1.1b" (TinyLlama), "7b", "13b" (Llama-2).
  * Fills the shape fields of spec and returns 0, or -1 for an unknown name. */
 int llp_synth_shape(const char *name, llp_synth_spec *spec);
 

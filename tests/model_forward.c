@@ -37,7 +37,7 @@ static const char *make_model(const char *name, uint32_t type, bool tied, int he
     char *p = path[next++ % 4];
     snprintf(p, 512, "%s/%s", tmp_dir(), name);
     llp_synth_spec s = { 0 };
-    llp_synth_shape("tiny", &s);
+    llp_synth_shape("small", &s);
     s.n_heads_kv = heads_kv;
     s.type = type;
     s.output_type = LLP_TYPE_COUNT;

@@ -1,0 +1,77 @@
+/*
+ * engine.c — open a model, its tokenizer and a context in one step.
+ */
+#include "engine.h"
+
+#include <stdlib.h>
+
+#include "quant.h"
+
+json_t *llp_model_meta(const llp_model *m, const llp_tokenizer *tok)
+{
+    const llp_config *c = &m->cfg;
+    json_t *meta = json_object();
+    json_object_set_new(meta, "arch", json_string("llama"));
+    json_object_set_new(meta, "n_params", json_integer((json_int_t)m->n_params));
+    json_object_set_new(meta, "n_vocab", json_integer(c->n_vocab));
+    json_object_set_new(meta, "dim", json_integer(c->dim));
+    json_object_set_new(meta, "n_layers", json_integer(c->n_layers));
+    json_object_set_new(meta, "n_heads", json_integer(c->n_heads));
+    json_object_set_new(meta, "n_heads_kv", json_integer(c->n_heads_kv));
+    json_object_set_new(meta, "ffn_dim", json_integer(c->ffn_dim));
+    json_object_set_new(meta, "n_ctx_train", json_integer(c->n_ctx_train));
+    json_object_set_new(meta, "rope_base", json_real(c->rope_base));
+    json_object_set_new(meta, "weights", json_string(llp_type_name(m->layers[0].wq.type)));
+    if (tok)
+        json_object_set_new(meta, "chat_template",
+                            json_boolean(llp_tokenizer_has_chat_template(tok)));
+    return meta;
+}
+
+llp_engine *llp_engine_open(const llp_engine_opts *o, llp_err *err)
+{
+    if (!o->model_path || !*o->model_path) {
+        llp_err_set(err, "no model: pass -m MODEL or set LLP_MODEL");
+        return NULL;
+    }
+    llp_engine *e = llp_calloc(1, sizeof *e);
+    gguf_file *f = gguf_open(o->model_path, err);
+    if (!f) goto fail;
+    if (llp_model_fingerprint(o->model_path, gguf_bytes(f), gguf_file_size(f),
+                              gguf_data_offset(f), e->fingerprint, err)) {
+        gguf_close(f);
+        goto fail;
+    }
+    e->file_size = (int64_t)gguf_file_size(f);
+    if (!(e->tok = llp_tokenizer_from_gguf(f, err))) {
+        gguf_close(f);
+        goto fail;
+    }
+    if (!(e->model = llp_model_from_gguf(f, err))) {
+        gguf_close(f);
+        goto fail;
+    }
+    if (llp_tokenizer_n_vocab(e->tok) != e->model->cfg.n_vocab) {
+        llp_err_set(err, "%s: vocabulary has %d tokens but token_embd.weight has %d rows",
+                    o->model_path, llp_tokenizer_n_vocab(e->tok), e->model->cfg.n_vocab);
+        goto fail;
+    }
+    llp_context_params cp = { .n_ctx = o->n_ctx, .n_seq = o->n_seq, .n_batch = o->n_batch,
+                              .n_threads = o->n_threads };
+    if (!(e->ctx = llp_context_new(e->model, &cp, err))) goto fail;
+    e->meta = llp_model_meta(e->model, e->tok);
+    return e;
+fail:
+    llp_engine_free(e);
+    return NULL;
+}
+
+void llp_engine_free(llp_engine *e)
+{
+    if (!e) return;
+    llp_context_free(e->ctx);
+    llp_model_free(e->model);
+    llp_tokenizer_free(e->tok);
+    if (e->meta) json_decref(e->meta);
+    free(e);
+}

@@ -1,0 +1,46 @@
+/*
+ * engine.h — everything a model-using tool opens before its first record:
+ * the model, its tokenizer, an inference context, the model's fingerprint
+ * and a JSON summary of it for the store. One call, one free, so that
+ * llp-generate, llp-embed, llp-classify, llp-summarize and llp-run open
+ * models the same way.
+ *
+ * Not for: the forward pass (model.h) or what a task does with it.
+ */
+#ifndef LLP_ENGINE_H
+#define LLP_ENGINE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "hash.h"
+#include "model.h"
+#include "tokenizer.h"
+#include "util.h"
+
+typedef struct llp_engine {
+    llp_model *model;
+    llp_tokenizer *tok;
+    llp_context *ctx;
+    char fingerprint[LLP_HASH_HEX];
+    json_t *meta;           /* {"arch","n_params","dim","n_layers",...} */
+    int64_t file_size;
+} llp_engine;
+
+typedef struct llp_engine_opts {
+    const char *model_path;     /* required */
+    int n_ctx;                  /* 0: the model's own (at most 4096) */
+    int n_seq;                  /* sequences in the KV cache (0: 1) */
+    int n_batch;                /* 0: 512 */
+    int n_threads;              /* 0: physical cores */
+} llp_engine_opts;
+
+/* Open the model named by opts. err names the file on failure; a missing
+ * model path gives "no model: pass -m MODEL or set LLP_MODEL". */
+llp_engine *llp_engine_open(const llp_engine_opts *opts, llp_err *err);
+void llp_engine_free(llp_engine *e);
+
+/* JSON summary of a model (shared with `llp info`). New reference. */
+json_t *llp_model_meta(const llp_model *m, const llp_tokenizer *tok);
+
+#endif
