@@ -3,7 +3,8 @@
  * value type, numeric and string arrays, tensors of several types and a
  * non-default alignment reads back value for value and byte for byte, in
  * version 3 and version 2. Also: typed getters' conversions and refusals,
- * writer misuse reported at write time, and a failed write leaving no file.
+ * writer misuse reported at write time, and a write that fails partway
+ * (file size limit) leaving the previous file intact and no PATH.tmp.
  *
  * Not for: malformed files (gguf_malformed.c) or weight decoding (quant
  * tests).
@@ -12,8 +13,11 @@
 #include "quant.h"
 #include "tap.h"
 
+#include <signal.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #define N_TENSORS 6
 
@@ -287,6 +291,52 @@ static void write_failure(void)
     diag("%s", err.msg);
 }
 
+/* A write that fails partway (here: RLIMIT_FSIZE, in a child process, as a
+ * stand-in for a full disk) reports "PATH: write failed: ...", leaves the
+ * file already at PATH untouched and removes PATH.tmp. */
+static void failed_write_keeps_old_file(const char *path)
+{
+    char tmp[4200];
+    llp_err err = { "" };
+    gguf_writer *w = gguf_writer_new();
+    gguf_set_str(w, "general.name", "old");
+    ok(gguf_writer_write(w, path, &err) == 0, "write the old file");
+    gguf_writer_free(w);
+
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        static uint8_t big[1 << 16];
+        int64_t ne[1] = { sizeof big / 4 };
+        struct rlimit rl = { 4096, 4096 };
+        signal(SIGXFSZ, SIG_IGN);
+        setrlimit(RLIMIT_FSIZE, &rl);
+        gguf_writer *big_w = gguf_writer_new();
+        gguf_set_str(big_w, "general.name", "new");
+        gguf_add_tensor(big_w, "big", 1, ne, LLP_F32, big);
+        int rc = gguf_writer_write(big_w, path, &err);
+        gguf_writer_free(big_w);
+        char want[4200];
+        snprintf(want, sizeof want, "%s: write failed: File too large", path);
+        if (rc != -1 || strcmp(err.msg, want) != 0) {
+            fprintf(stderr, "child got rc %d: %s\n", rc, err.msg);
+            _exit(1);
+        }
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+       "a write that fails partway says \"PATH: write failed: File too large\"");
+    gguf_file *f = gguf_open(path, &err);
+    const char *s = NULL;
+    ok(f && gguf_get_str(f, "general.name", &s, NULL) == 0 && strcmp(s, "old") == 0 &&
+       gguf_n_tensors(f) == 0, "the old file is intact after the failed write");
+    gguf_close(f);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    ok(access(tmp, F_OK) != 0, "the failed write left no .tmp file");
+}
+
 /* Writing over an existing file replaces it whole, and leaves no PATH.tmp. */
 static void replace_existing(const char *path)
 {
@@ -316,6 +366,7 @@ int main(void)
     minimal_file(path);
     writer_misuse(path);
     write_failure();
+    failed_write_keeps_old_file(path);
     replace_existing(path);
 
     unlink(path);
