@@ -501,9 +501,11 @@ int llp_batch_run(const llp_cli *cli, const llp_batch_tool *tool, int argc,
 
     llp_err close_err;
     int w = llp_writer_close(b.writer, &close_err);
+    /* Once the pipe is known closed, the stream stays in error: closing it
+     * can only fail again, and that is not news. */
     if (w == LLP_WRITE_CLOSED) {
         b.pipe_closed = true;
-    } else if (w != LLP_WRITE_OK && !b.fatal) {
+    } else if (w != LLP_WRITE_OK && !b.fatal && !b.pipe_closed) {
         b.fatal = true;
         b.err = close_err;
     }
