@@ -268,10 +268,17 @@ static bool read_array(parser *p, gguf_kv *kv, const char *key)
     for (uint64_t j = 0; j < kv->n; j++) {
         const char *s;
         uint64_t len;
+        if (remaining(p) >= 8) {             /* fast path: no label to format */
+            memcpy(&len, p->f->map + p->pos, 8);
+            if (len <= remaining(p) - 8) {
+                kv->strs[j].s = (const char *)p->f->map + p->pos + 8;
+                kv->strs[j].len = (size_t)len;
+                p->pos += 8 + len;
+                continue;
+            }
+        }
         snprintf(what, sizeof what, "string %llu of '%s'", (unsigned long long)j, key);
-        if (!read_str(p, &s, &len, what)) return false;
-        kv->strs[j].s = s;
-        kv->strs[j].len = (size_t)len;
+        return read_str(p, &s, &len, what);   /* fails, with the message */
     }
     return true;
 }
