@@ -8,6 +8,8 @@
  */
 #include "records_helpers.h"
 
+#include <fcntl.h>
+
 static const char *dir;
 
 static void test_lines(void)
@@ -89,6 +91,26 @@ static void test_directory_docs(void)
     is_int(rd ? llp_reader_skipped(rd) : -1, 2, "dir: two binary files counted as skipped");
     llp_reader_close(rd);
 
+    /* Not quiet: each skipped file gets a note on stderr. */
+    char note_path[4200];
+    snprintf(note_path, sizeof note_path, "%s/notes.err", dir);
+    fflush(stderr);
+    int saved = dup(2), errfd = open(note_path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    dup2(errfd, 2);
+    o.quiet = false;
+    n = read_all(&o, &r, &err);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char notes[8192];
+    ssize_t got = pread(errfd, notes, sizeof notes - 1, 0);
+    notes[got > 0 ? got : 0] = 0;
+    close(errfd);
+    ok(strstr(notes, "llp-test: note: skipping binary file ") && strstr(notes, "noise.dat") &&
+       strstr(notes, "prog.bin"), "skipped binary files are named on stderr");
+    if (n > 0) free_records(r, n);
+    o.quiet = true;
+
     /* Without documents mode, the same files are read line by line, and the
      * ordinal keeps counting across files. */
     o.documents = false;
@@ -132,6 +154,15 @@ static void test_files_from_and_detection(void)
     n = read_all(&o, &r, &err);
     ok(n == 6 && strcmp(r[0]->text, "text") == 0, "--in lines overrides the suffix");
     if (n > 0) free_records(r, n);
+
+    /* --files-from - takes the list from stdin. */
+    if (freopen(list, "rb", stdin)) {
+        llp_reader_opts so = paths_opts(NULL);
+        so.files_from = "-";
+        n = read_all(&so, &r, &err);
+        ok(n == 4 && strcmp(r[3]->text, "First doc.") == 0, "--files-from - reads paths from stdin");
+        if (n > 0) free_records(r, n);
+    }
 
     char missing[4200];
     snprintf(missing, sizeof missing, "%s/nope.txt", dir);
