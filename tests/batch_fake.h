@@ -30,7 +30,7 @@ typedef struct fake_tool {
     const char *tag;         /* added to params, so it changes the cache key */
 } fake_tool;
 
-static int fake_process(void *ctx, llp_batch *b, llp_record *const *recs,
+static inline int fake_process(void *ctx, llp_batch *b, llp_record *const *recs,
                         int n, llp_batch_result *res, llp_err *err)
 {
     fake_tool *f = ctx;
@@ -71,7 +71,7 @@ static int fake_process(void *ctx, llp_batch *b, llp_record *const *recs,
 /* Run the fake tool with command line `args` (NULL-terminated, without
  * argv[0]); output to out_path, progress to progress_path (either NULL =
  * stdout/stderr). max_batch as for llp_batch_tool. Returns the exit code. */
-static int fake_run(fake_tool *f, int max_batch, const char *out_path,
+static inline int fake_run(fake_tool *f, int max_batch, const char *out_path,
                     const char *progress_path, const char *const *args)
 {
     char *argv[64];
@@ -114,7 +114,7 @@ static int fake_run(fake_tool *f, int max_batch, const char *out_path,
 
 /* Write n JSONL records {"id": "r<i>", "text": "record number <i>"}; the
  * record numbered `changed` (1-based, 0 = none) gets `changed_text`. */
-static void write_input(const char *path, int n, int changed,
+static inline void write_input(const char *path, int n, int changed,
                         const char *changed_text)
 {
     FILE *f = fopen(path, "w");
@@ -128,7 +128,7 @@ static void write_input(const char *path, int n, int changed,
 }
 
 /* Whole file as a malloc'd string ("" when missing). */
-static char *slurp(const char *path)
+static inline char *slurp(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return llp_strdup("");
@@ -142,7 +142,7 @@ static char *slurp(const char *path)
     return s;
 }
 
-static long count_lines(const char *path)
+static inline long count_lines(const char *path)
 {
     char *s = slurp(path);
     long n = 0;
@@ -152,7 +152,7 @@ static long count_lines(const char *path)
 }
 
 /* One integer from a query on the store at path (-1 on error). */
-static long long db_int(const char *path, const char *sql)
+static inline long long db_int(const char *path, const char *sql)
 {
     sqlite3 *db;
     long long v = -1;
@@ -168,7 +168,7 @@ static long long db_int(const char *path, const char *sql)
 }
 
 /* One text value (malloc'd, "" when none). */
-static char *db_text(const char *path, const char *sql)
+static inline char *db_text(const char *path, const char *sql)
 {
     sqlite3 *db;
     char *v = NULL;
