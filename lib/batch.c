@@ -85,7 +85,8 @@ struct llp_batch {
     json_t *params;                   /* the tool's params plus --into */
     char params_hash[LLP_HASH_HEX];
     const char *model_fp;
-    llp_reader *reader;
+    llp_reader *reader;      /* NULL when the tool gives texts */
+    int next_text;           /* next of tool->texts to read */
     llp_writer *writer;
     llp_progress *progress;
     llp_job_counts counts;
@@ -331,6 +332,7 @@ static bool group_full(const llp_batch *b)
 static long count_records(llp_batch *b)
 {
     const llp_cli *c = b->cli;
+    if (b->tool->n_texts > 0) return b->tool->n_texts;
     bool from_stdin = c->files_from ? strcmp(c->files_from, "-") == 0
                                     : c->n_args == 0;
     if (from_stdin) return 0;
@@ -369,18 +371,22 @@ static json_t *effective_params(const llp_cli *cli, const json_t *params)
 static int open_inputs(llp_batch *b)
 {
     const llp_cli *cli = b->cli;
-    llp_reader_opts ro;
-    llp_cli_reader_opts(cli, &ro);
-    ro.documents = b->tool->documents;
-    ro.tool = b->name;
-    b->reader = llp_reader_open(&ro, &b->err);
-    if (!b->reader) return -1;
-
     llp_writer_opts wo;
     memset(&wo, 0, sizeof wo);
+    if (b->tool->n_texts > 0) {
+        wo.input_format = LLP_FMT_LINES;
+    } else {
+        llp_reader_opts ro;
+        llp_cli_reader_opts(cli, &ro);
+        ro.documents = b->tool->documents;
+        ro.prefer_field = b->tool->prefer_field;
+        ro.tool = b->name;
+        b->reader = llp_reader_open(&ro, &b->err);
+        if (!b->reader) return -1;
+        wo.input_format = llp_reader_format(b->reader);
+        wo.input_columns = llp_reader_columns(b->reader, &wo.n_input_columns);
+    }
     wo.format = cli->out;
-    wo.input_format = llp_reader_format(b->reader);
-    wo.input_columns = llp_reader_columns(b->reader, &wo.n_input_columns);
     wo.output_columns = b->tool->output_columns;
     wo.n_output_columns = b->tool->n_output_columns;
     wo.stream = b->tool->out;
@@ -413,6 +419,21 @@ static int open_store(llp_batch *b, int argc, char **argv)
     return b->job_id < 0 ? -1 : 0;
 }
 
+/* The next input record: from the tool's in-memory texts, else the reader. */
+static int next_record(llp_batch *b, llp_record **rec)
+{
+    if (b->tool->n_texts <= 0) return llp_reader_next(b->reader, rec, &b->err);
+    if (b->next_text >= b->tool->n_texts) return 0;
+    int i = b->next_text++;
+    char id[32], where[48];
+    snprintf(id, sizeof id, "%d", i + 1);
+    snprintf(where, sizeof where, "argument %d", i + 1);
+    const char *text = b->tool->texts[i];
+    *rec = llp_record_new(id, text, strlen(text), where);
+    (*rec)->ordinal = i + 1;
+    return 1;
+}
+
 static void read_loop(llp_batch *b)
 {
     const llp_cli *cli = b->cli;
@@ -423,7 +444,7 @@ static void read_loop(llp_batch *b)
             return;
         }
         llp_record *rec = NULL;
-        int rc = llp_reader_next(b->reader, &rec, &b->err);
+        int rc = next_record(b, &rec);
         if (rc == 0) return;
         if (rc < 0) {
             /* A signal interrupting a blocked read is not a read error. */

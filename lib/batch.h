@@ -123,6 +123,12 @@ typedef struct llp_batch_tool {
     llp_text_fn text_fn;
     void *text_ctx;
 
+    /* Records made from in-memory texts instead of the reader (llp-generate
+     * -p PROMPT): record i has id "i+1", text texts[i], location "argument
+     * i+1". Used when n_texts > 0; the command-line inputs are then ignored. */
+    const char *prefer_field;      /* reader: JSONL field preferred to "text" */
+    const char *const *texts;
+    int n_texts;
     /* Streams; NULL = stdout and stderr. Tests redirect them. */
     FILE *out;
     FILE *progress;

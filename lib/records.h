@@ -142,6 +142,9 @@ typedef struct llp_reader_opts {
     int         n_paths;       /* 0 and no files_from: read stdin */
     const char *files_from;    /* file of paths, one a line; "-" for stdin */
     const char *field;         /* JSONL text field; NULL = "text" */
+    const char *prefer_field;  /* without --field: a JSONL field read in
+                                  preference to "text" when a record has it
+                                  (llp-generate: "prompt") */
     const char *column;        /* CSV/TSV text column; NULL = field, else "text" */
     const char *id_column;     /* id field/column; NULL = "id" when present */
     bool        no_header;     /* CSV/TSV has no header: columns col1..colN */

@@ -31,7 +31,7 @@ typedef struct input {
 struct llp_reader {
     /* options, with owned copies of the strings */
     llp_format format;
-    char *text_field, *text_column, *id_column, *tool;
+    char *text_field, *prefer_field, *text_column, *id_column, *tool;
     bool  id_column_given, no_header, documents, quiet;
 
     input  *inputs;           /* expanded file list; empty: stdin */
@@ -440,6 +440,8 @@ static llp_record *jsonl_record(llp_reader *r, const char *where, const char *li
         rec->error = llp_strdup(json_string_value(upstream));
 
     const char *key = r->text_field ? r->text_field : "text";
+    if (!r->text_field && r->prefer_field && json_object_get(obj, r->prefer_field))
+        key = r->prefer_field;
     json_t *text = json_object_get(obj, key);
     if (json_is_string(text)) {
         rec->text_len = json_string_length(text);
@@ -556,6 +558,7 @@ llp_reader *llp_reader_open(const llp_reader_opts *o, llp_err *err)
     llp_reader *r = llp_calloc(1, sizeof *r);
     r->format = o->format;
     r->text_field = dup_or_null(o->field);
+    r->prefer_field = dup_or_null(o->prefer_field);
     r->text_column = dup_or_null(o->column);
     r->id_column = dup_or_null(o->id_column);
     r->id_column_given = o->id_column != NULL;
@@ -614,6 +617,7 @@ void llp_reader_close(llp_reader *r)
     free_columns(r->first_columns, r->n_first_columns);
     free(r->linebuf);
     free(r->text_field);
+    free(r->prefer_field);
     free(r->text_column);
     free(r->id_column);
     free(r->tool);

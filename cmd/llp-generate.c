@@ -1,0 +1,314 @@
+/*
+ * llp-generate — complete prompts with a model.
+ *
+ * Wiring only: flags (cli.h), the model (engine.h), the generation loop
+ * (generate.h), the record loop and store (batch.h). Three ways in:
+ *   -p/--prompt and positional arguments   each is one prompt
+ *   stdin or --files-from / --in           records: lines or JSONL (prompt/text)
+ *   --prompt-ids "1 15043 3186"            the conformance hook: raw ids in,
+ *                                          ids (--print-ids) and logits out
+ * A single prompt written to a text output is streamed as it is produced.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "cli.h"
+#include "engine.h"
+#include "generate.h"
+
+static const char usage[] =
+    "Usage: llp-generate -m MODEL [OPTIONS] [PROMPT...]\n"
+    "\n"
+    "Complete each prompt. Prompts come from -p, from the arguments, or from\n"
+    "stdin (one per line, or JSONL with a `prompt` or `text` field). Each record\n"
+    "gets `completion`, `tokens_in`, `tokens_out` and `stop` (eos, length,\n"
+    "stop-string). One prompt printed as text is streamed token by token.\n"
+    "\n"
+    "Generation options:\n"
+    "  -p, --prompt TEXT      a prompt (repeatable)\n"
+    "      --chat             wrap prompts in the model's chat format\n"
+    "      --no-chat          never wrap (default: wrap when the model is a chat model)\n"
+    "      --system TEXT      system prompt for the chat format\n"
+    "      --prompt-ids IDS   feed these token ids as they are (no BOS added)\n"
+    "      --print-ids        print generated token ids instead of text\n"
+    "      --logits-out FILE  write float32 logits after every consumed token\n"
+    "\n"
+    "Examples:\n"
+    "  llp-generate -m llama-2-7b-chat.Q4_K_M.gguf -p 'Write a haiku about pipes'\n"
+    "  printf 'The sky is\\nWater is\\n' | llp-generate -m M -n 16 --temp 0\n"
+    "  llp-generate -m M --prompt-ids '1 15043 3186' -n 8 --temp 0 --print-ids \\\n"
+    "      --logits-out out.f32\n";
+
+enum { OPT_PROMPT = LLP_OPT_TOOL, OPT_CHAT, OPT_NO_CHAT, OPT_SYSTEM, OPT_PROMPT_IDS,
+       OPT_PRINT_IDS, OPT_LOGITS_OUT };
+
+typedef struct gen_opts {
+    const char **prompts;
+    int n_prompts;
+    int chat;                   /* -1 auto, 0 no, 1 yes */
+    const char *system;
+    const char *prompt_ids;
+    bool print_ids;
+    const char *logits_out;
+} gen_opts;
+
+static int on_option(void *ctx, int id, const char *arg, llp_err *err)
+{
+    gen_opts *o = ctx;
+    switch (id) {
+    case 'p':
+    case OPT_PROMPT:
+        o->prompts = llp_realloc(o->prompts, sizeof(char *) * (size_t)(o->n_prompts + 1));
+        o->prompts[o->n_prompts++] = arg;
+        return 0;
+    case OPT_CHAT: o->chat = 1; return 0;
+    case OPT_NO_CHAT: o->chat = 0; return 0;
+    case OPT_SYSTEM: o->system = arg; return 0;
+    case OPT_PROMPT_IDS: o->prompt_ids = arg; return 0;
+    case OPT_PRINT_IDS: o->print_ids = true; return 0;
+    case OPT_LOGITS_OUT: o->logits_out = arg; return 0;
+    }
+    return llp_err_set(err, "unhandled option");
+}
+
+static const struct option long_options[] = {
+    { "prompt", required_argument, NULL, OPT_PROMPT },
+    { "chat", no_argument, NULL, OPT_CHAT },
+    { "no-chat", no_argument, NULL, OPT_NO_CHAT },
+    { "system", required_argument, NULL, OPT_SYSTEM },
+    { "prompt-ids", required_argument, NULL, OPT_PROMPT_IDS },
+    { "print-ids", no_argument, NULL, OPT_PRINT_IDS },
+    { "logits-out", required_argument, NULL, OPT_LOGITS_OUT },
+    { 0 },
+};
+
+static llp_gen_params gen_params(const llp_cli *cli, const gen_opts *o, const llp_engine *e)
+{
+    llp_gen_params p = { 0 };
+    p.sampling = llp_sampling_default();
+    p.sampling.temp = (float)cli->sampling.temp;
+    p.sampling.top_k = cli->sampling.top_k;
+    p.sampling.top_p = (float)cli->sampling.top_p;
+    p.sampling.min_p = (float)cli->sampling.min_p;
+    p.sampling.repeat_penalty = (float)cli->sampling.repeat_penalty;
+    p.sampling.seed = cli->sampling.seed;
+    p.n_predict = cli->sampling.n_predict;
+    p.stop = (const char *const *)cli->sampling.stop;
+    p.n_stop = cli->sampling.n_stop;
+    const char *tmpl = NULL;
+    gguf_get_str(e->model->file, "tokenizer.chat_template", &tmpl, NULL);
+    llp_chat_format detected = llp_chat_detect(tmpl, e->model->path);
+    if (o->chat == 0) p.chat = LLP_CHAT_NONE;
+    else if (o->chat == 1) p.chat = detected != LLP_CHAT_NONE ? detected : LLP_CHAT_LLAMA2;
+    else p.chat = detected;
+    p.system = o->system;
+    return p;
+}
+
+/* ---- the conformance hook ---------------------------------------------- */
+
+static int parse_ids(const char *s, llp_tokens *out, llp_err *err)
+{
+    const char *p = s;
+    while (*p) {
+        while (*p == ' ' || *p == ',' || *p == '\t' || *p == '\n') p++;
+        if (!*p) break;
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < 0 || v > INT32_MAX)
+            return llp_err_set(err, "--prompt-ids: expected token ids, got '%s'", p);
+        llp_tokens_push(out, (int32_t)v);
+        p = end;
+    }
+    if (out->n == 0) return llp_err_set(err, "--prompt-ids: no ids given");
+    return 0;
+}
+
+static int run_prompt_ids(const llp_cli *cli, const gen_opts *o, llp_engine *e)
+{
+    llp_err err;
+    llp_tokens ids = { 0 }, generated = { 0 };
+    if (parse_ids(o->prompt_ids, &ids, &err)) {
+        llp_tokens_free(&ids);
+        return llp_cli_usage_error(cli, "%s", err.msg);
+    }
+    FILE *lf = NULL;
+    if (o->logits_out && !(lf = fopen(o->logits_out, "wb")))
+        llp_die(cli->tool, "%s: cannot open for writing: %s", o->logits_out, strerror(errno));
+    llp_gen_params p = gen_params(cli, o, e);
+    llp_generator *g = llp_generator_new(e->ctx, e->tok, &p);
+    llp_gen_hooks hooks = { .logits_out = lf, .ids_out = &generated };
+    llp_gen_result res;
+    int rc = llp_generate_ids(g, ids.ids, (int)ids.n, &hooks, &res, &err);
+    if (rc == 0) {
+        if (o->print_ids) {
+            for (size_t i = 0; i < generated.n; i++)
+                printf("%s%d", i ? " " : "", generated.ids[i]);
+            printf("\n");
+        } else {
+            fwrite(res.text, 1, res.len, stdout);
+            printf("\n");
+        }
+        llp_gen_result_free(&res);
+    }
+    if (lf && fclose(lf) != 0 && rc == 0)
+        rc = llp_err_set(&err, "%s: write failed: %s", o->logits_out, strerror(errno));
+    llp_generator_free(g);
+    llp_tokens_free(&ids);
+    llp_tokens_free(&generated);
+    if (rc) llp_die(cli->tool, "%s", err.msg);
+    return fflush(stdout) == 0 ? LLP_EXIT_OK : LLP_EXIT_FATAL;
+}
+
+/* ---- records ------------------------------------------------------------ */
+
+typedef struct gen_task {
+    llp_engine *engine;
+    llp_generator *gen;
+    const char *into;
+    bool stream;            /* write text to stdout as it is produced */
+    bool streamed;          /* the current record's completion was streamed */
+} gen_task;
+
+static void stream_text(void *ctx, const char *bytes, size_t n)
+{
+    (void)ctx;
+    fwrite(bytes, 1, n, stdout);
+    fflush(stdout);
+}
+
+static int process(void *ctx, llp_batch *b, llp_record *const *recs, int n,
+                   llp_batch_result *res, llp_err *err)
+{
+    gen_task *t = ctx;
+    (void)b;
+    for (int i = 0; i < n; i++) {
+        size_t len = recs[i]->text_len;
+        const char *prompt = recs[i]->text;
+        if (len == 0) {
+            llp_batch_result_fail(&res[i], "empty prompt");
+            continue;
+        }
+        llp_gen_hooks hooks = { .on_text = t->stream ? stream_text : NULL };
+        llp_gen_result g;
+        llp_err gerr;
+        if (llp_generate_text(t->gen, prompt, len, &hooks, &g, &gerr)) {
+            llp_batch_result_fail(&res[i], "%s", gerr.msg);
+            continue;
+        }
+        t->streamed = t->stream;
+        json_t *f = json_object();
+        char *name = llp_output_name(t->into, "completion", "completion");
+        json_object_set_new(f, name, llp_json_string(g.text, g.len));
+        free(name);
+        const char *extra[] = { "tokens_in", "tokens_out", "stop", "truncated" };
+        json_t *vals[] = { json_integer(g.tokens_in), json_integer(g.tokens_out),
+                           json_string(g.stop), json_true() };
+        for (int k = 0; k < 4; k++) {
+            if (k == 3 && !g.truncated) {
+                json_decref(vals[k]);
+                continue;
+            }
+            name = llp_output_name(t->into, "completion", extra[k]);
+            json_object_set_new(f, name, vals[k]);
+            free(name);
+        }
+        res[i].fields = f;
+        res[i].tokens_in = g.tokens_in;
+        res[i].tokens_out = g.tokens_out;
+        llp_gen_result_free(&g);
+    }
+    (void)err;
+    return 0;
+}
+
+/* --out text: the completion, one per record (already on screen when it was
+ * streamed, then only the line end). */
+static void print_text(FILE *out, const llp_record *r, void *ctx)
+{
+    gen_task *t = ctx;
+    if (r->error) {
+        fprintf(stderr, "llp-generate: error: %s\n", r->error);
+    } else if (!t->streamed) {
+        json_t *c = json_object_get(r->fields, t->into ? t->into : "completion");
+        if (json_is_string(c)) fputs(json_string_value(c), out);
+    }
+    fputc('\n', out);
+    t->streamed = false;
+}
+
+static json_t *params_json(const llp_gen_params *p)
+{
+    json_t *stops = json_array();
+    for (int i = 0; i < p->n_stop; i++) json_array_append_new(stops, json_string(p->stop[i]));
+    return json_pack("{s:f,s:i,s:f,s:f,s:f,s:I,s:i,s:o,s:s,s:s?}",
+                     "temp", (double)p->sampling.temp, "top_k", p->sampling.top_k,
+                     "top_p", (double)p->sampling.top_p, "min_p", (double)p->sampling.min_p,
+                     "repeat_penalty", (double)p->sampling.repeat_penalty,
+                     "seed", (json_int_t)p->sampling.seed, "n_predict", p->n_predict,
+                     "stop", stops, "chat", llp_chat_format_name(p->chat),
+                     "system", p->system);
+}
+
+int main(int argc, char **argv)
+{
+    llp_cli cli;
+    gen_opts o = { .chat = -1 };
+    llp_cli_init(&cli, "llp-generate");
+    llp_cli_tool tool = { .usage = usage, .options = long_options, .short_options = "p:",
+                          .on_option = on_option, .ctx = &o };
+    int rc = llp_cli_parse(&cli, &tool, argc, argv, NULL);
+    if (rc != LLP_CLI_RUN) return rc;
+
+    /* positional arguments are prompts, like -p */
+    for (int i = 0; i < cli.n_args; i++) on_option(&o, 'p', cli.args[i], NULL);
+    cli.n_args = 0;
+    if (o.prompt_ids && o.n_prompts)
+        return llp_cli_usage_error(&cli, "--prompt-ids cannot be combined with text prompts");
+
+    llp_err err;
+    llp_engine_opts eo = { .model_path = cli.model, .n_ctx = cli.ctx_size,
+                           .n_threads = cli.threads };
+    llp_engine *e = llp_engine_open(&eo, &err);
+    if (!e) llp_die(cli.tool, "%s", err.msg);
+    if (o.prompt_ids) {
+        rc = run_prompt_ids(&cli, &o, e);
+        llp_engine_free(e);
+        llp_cli_free(&cli);
+        free(o.prompts);
+        return rc;
+    }
+
+    llp_gen_params p = gen_params(&cli, &o, e);
+    gen_task t = { .engine = e, .into = cli.into };
+    t.gen = llp_generator_new(e->ctx, e->tok, &p);
+    if (o.n_prompts == 1 && (cli.out == LLP_FMT_AUTO || cli.out == LLP_FMT_TEXT)) {
+        cli.out = LLP_FMT_TEXT;
+        t.stream = true;
+    }
+    char *cols[5];
+    const char *base[] = { "completion", "tokens_in", "tokens_out", "stop", "truncated" };
+    for (int i = 0; i < 5; i++) cols[i] = llp_output_name(cli.into, "completion", base[i]);
+    json_t *params = params_json(&p);
+    llp_batch_tool bt = {
+        .task = "generate", .params = params, .model_fp = e->fingerprint,
+        .model_path = e->model->path, .model_size = e->file_size, .model_meta = e->meta,
+        .process = process, .ctx = &t,
+        .output_columns = (const char *const *)cols, .n_output_columns = 5,
+        .text_fn = print_text, .text_ctx = &t,
+        .texts = o.prompts, .n_texts = o.n_prompts, .prefer_field = "prompt",
+    };
+    rc = llp_batch_run(&cli, &bt, argc, argv);
+
+    for (int i = 0; i < 5; i++) free(cols[i]);
+    json_decref(params);
+    llp_generator_free(t.gen);
+    llp_engine_free(e);
+    llp_cli_free(&cli);
+    free(o.prompts);
+    return rc;
+}
