@@ -43,7 +43,11 @@ TEST_SRC := $(wildcard tests/*.c)
 TESTS_C  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.t)
 TESTS_SH := $(wildcard tests/*.t)
 
-.PHONY: all test demo install clean fuzz
+.PHONY: all test demo deps install clean fuzz
+
+# Debian packages the build and the tests need (.ci/run installs the same).
+DEBIAN_PACKAGES := build-essential pkg-config python3 sqlite3 libopenblas-dev \
+                   libsqlite3-dev libyaml-dev libjansson-dev libcsv-dev libxxhash-dev
 all: $(CMDS)
 
 $(BUILD)/lib/kernels/%_avx2.o: lib/kernels/%_avx2.c
@@ -78,7 +82,16 @@ test: $(CMDS) $(TESTS_C)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	prove --exec '' $(PROVE_FLAGS) $(addprefix ./,$(TESTS_C) $(TESTS_SH))
 
-demo: $(CMDS)
+deps:
+	@for h in cblas.h sqlite3.h yaml.h jansson.h csv.h xxhash.h; do \
+	  echo "#include <$$h>" | $(CC) -E -x c - >/dev/null 2>&1 || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing $(DEBIAN_PACKAGES)"; \
+	  apt-get update && apt-get install -y --no-install-recommends $(DEBIAN_PACKAGES); \
+	fi
+
+demo: deps
+	@$(MAKE) --no-print-directory all
 	@sh examples/demo.sh
 
 install: $(CMDS)

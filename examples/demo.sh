@@ -1,0 +1,68 @@
+#!/bin/sh
+# make demo: run the main jobs of llamapipe on examples/.
+#
+# With LLP_MODEL pointing at a real GGUF model (say
+# llama-2-7b-chat.Q4_K_M.gguf) the output is real. Without one, a small
+# random-weight model is written first: every tool runs for real, but what
+# it writes is noise.
+set -eu
+cd "$(dirname "$0")/.."
+BIN=${LLP_BIN:-bin}
+OUT=${LLP_DEMO_OUT:-build/demo}
+mkdir -p "$OUT"
+export LLP_DB="$OUT/demo.db"
+
+if [ -n "${LLP_MODEL:-}" ]; then
+  MODEL=$LLP_MODEL
+  echo "demo: using the model in LLP_MODEL: $MODEL"
+else
+  MODEL="$OUT/random-small.gguf"
+  [ -f "$MODEL" ] || "$BIN/llp-mkmodel" -q --shape small --chat "$MODEL"
+  cat <<'NOTE'
+demo: no model given, so a small RANDOM-WEIGHT model was written
+      (build/demo/random-small.gguf). Everything below runs for real, but the
+      words it produces are noise. For real output, point it at a Llama-2 GGUF:
+          LLP_MODEL=/path/to/llama-2-7b-chat.Q4_K_M.gguf make demo
+NOTE
+fi
+export LLP_MODEL="$MODEL"
+
+echo
+echo "== llp info"
+"$BIN/llp" info "$MODEL" 2>/dev/null || true
+
+echo
+echo "== llp-tokenize: token ids of two lines"
+printf 'Hello world\nThe quick brown fox\n' | "$BIN/llp-tokenize" --no-db
+
+echo
+echo "== llp-generate: one prompt, streamed"
+"$BIN/llp-generate" -p "Write one sentence about Unix pipes." -n 32 --seed 1
+
+if [ -x "$BIN/llp-classify" ] && [ -f examples/reviews.csv ]; then
+  echo
+  echo "== llp-classify: sentiment of the first reviews in examples/reviews.csv"
+  head -n 11 examples/reviews.csv > "$OUT/reviews-head.csv"
+  "$BIN/llp-classify" --labels positive,negative,neutral --column review \
+      "$OUT/reviews-head.csv" > "$OUT/labeled.csv"
+  head -n 4 "$OUT/labeled.csv"
+  echo "   ... all rows in $OUT/labeled.csv"
+fi
+
+if [ -x "$BIN/llp-summarize" ] && [ -d examples/docs ]; then
+  echo
+  echo "== llp-summarize: three documents of examples/docs"
+  ls examples/docs | head -n 3 | sed 's|^|examples/docs/|' |
+    "$BIN/llp-summarize" --files-from - --max-tokens 24 > "$OUT/summaries.jsonl"
+  cut -c1-160 "$OUT/summaries.jsonl"
+fi
+
+if [ -x "$BIN/llp-run" ] && [ -f pipelines/sentiment.yaml ]; then
+  echo
+  echo "== llp-run pipelines/sentiment.yaml"
+  "$BIN/llp-run" pipelines/sentiment.yaml
+fi
+
+echo
+echo "== the store: jobs recorded in $LLP_DB"
+if [ -x "$BIN/llp-jobs" ]; then "$BIN/llp-jobs" list; else sqlite3 "$LLP_DB" 'select id, tool, status, n_items from jobs'; fi
