@@ -22,7 +22,9 @@
  *     exact worst case sum_i |w_i| * |x_i - x^_i| of that output, plus the
  *     same 1e-4 * rms(ref). The observed max|y - ref| / rms(ref) is printed
  *     as a diagnostic (typically 0.5-3%).
- * Float types multiply the float x exactly, so both checks use 1e-4 * rms.
+ * Float types multiply the float x exactly, so both checks use 1e-4 * rms;
+ * their batches run both through OpenBLAS SGEMM and (LLP_NO_BLAS=1) through
+ * the kernel sets.
  * Every SIMD set must also match the scalar set within 1e-4 * rms(ref): the
  * activation quantizers are bit-identical across sets (checked directly).
  */
@@ -274,8 +276,16 @@ int main(void)
                          random_codes ? "random codes" : "quantized", (long long)n_in,
                          (long long)n_tok);
 
+                /* Float batches also run through SGEMM unless LLP_NO_BLAS. */
+                int n_modes = is_float && n_tok >= 8 ? 2 : 1;
+                for (int mode = 0; mode < n_modes; mode++)
                 for (int s = 0; s < 3; s++) {
                     if (llp_matmul_set_kernels(sets[s]) != 0) continue;
+                    setenv("LLP_NO_BLAS", n_modes == 2 && mode == 0 ? "0" : "1", 1);
+                    snprintf(what, sizeof what, "%s %s n_in %lld n_tok %lld%s",
+                             llp_type_name(type),
+                             random_codes ? "random codes" : "quantized", (long long)n_in,
+                             (long long)n_tok, n_modes == 2 && mode == 0 ? " (sgemm)" : "");
                     memset(y, 0xff, ny);   /* NaN: unwritten outputs fail */
                     llp_matmul(pool, type, W, n_in, n_out, X, n_tok, y);
                     double m, r;

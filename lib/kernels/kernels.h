@@ -13,7 +13,7 @@
  * activation block sums:
  *
  *   legacy 32-blocks   w = dw * (u - k)  or  dw * u + m
- *     dot = dw * da * sum(u * a)  -  k * dw * s   (or + m * s),  s = da * sum(a)
+ *     dot = dw * da * (sum(u * a) - k * sum(a))   (or + m * da * sum(a))
  *   K-quant 256-blocks, sub-blocks of 16 (or 32) values with integer scale sc
  *   and integer offset mn:  w = d * sc * u - dm * mn
  *     dot = da * (d * sum_sub sc * sum(u * a)  -  dm * sum_sub mn * bsum)
@@ -40,10 +40,10 @@
 #include "quant.h"
 #include "quant_blocks.h"
 
-/* Activations of one token, 32 values: a_i = d * qs[i], s = d * sum(qs). */
+/* Activations of one token, 32 values: a_i = d * qs[i]; sum = sum(qs). */
 typedef struct {
     float d;
-    float s;
+    int32_t sum;
     int8_t qs[32];
 } llp_act_q8_32;
 

@@ -38,7 +38,7 @@ static void quantize_q8_32_scalar(const float *x, void *dst, int64_t n)
         b[i].d = quantize_block(x, 32, b[i].qs);
         int sum = 0;
         for (int j = 0; j < 32; j++) sum += b[i].qs[j];
-        b[i].s = b[i].d * (float)sum;
+        b[i].sum = sum;
     }
 }
 
@@ -57,11 +57,13 @@ static void quantize_q8_256_scalar(const float *x, void *dst, int64_t n)
 
 /* ---- legacy 32-value blocks ---------------------------------------------- */
 
-/* A legacy block as codes: w_i = dw * u_i + off, with off constant per
- * block (dot = dw * da * sum(u a) + off * s). */
+/* A legacy block as codes: w_i = dw * (u_i - k) + m, with k an integer
+ * and m a float constant per block:
+ * dot = dw * da * (sum(u a) - k sum(a)) + m * da * sum(a). */
 typedef struct {
     uint8_t u[32];
-    float dw, off;
+    int k;
+    float dw, m;
 } legacy_codes;
 
 typedef void (*legacy_unpack_fn)(const void *block, legacy_codes *c);
@@ -86,7 +88,8 @@ static void unpack_q4_0(const void *block, legacy_codes *c)
     const block_q4_0 *b = block;
     nibbles32(b->qs, c->u);
     c->dw = llp_fp16_to_f32(b->d);
-    c->off = -8 * c->dw;
+    c->k = 8;
+    c->m = 0;
 }
 
 static void unpack_q4_1(const void *block, legacy_codes *c)
@@ -94,7 +97,8 @@ static void unpack_q4_1(const void *block, legacy_codes *c)
     const block_q4_1 *b = block;
     nibbles32(b->qs, c->u);
     c->dw = llp_fp16_to_f32(b->d);
-    c->off = llp_fp16_to_f32(b->m);
+    c->k = 0;
+    c->m = llp_fp16_to_f32(b->m);
 }
 
 static void unpack_q5_0(const void *block, legacy_codes *c)
@@ -103,7 +107,8 @@ static void unpack_q5_0(const void *block, legacy_codes *c)
     nibbles32(b->qs, c->u);
     fifth_bits32(b->qh, c->u);
     c->dw = llp_fp16_to_f32(b->d);
-    c->off = -16 * c->dw;
+    c->k = 16;
+    c->m = 0;
 }
 
 static void unpack_q5_1(const void *block, legacy_codes *c)
@@ -112,7 +117,8 @@ static void unpack_q5_1(const void *block, legacy_codes *c)
     nibbles32(b->qs, c->u);
     fifth_bits32(b->qh, c->u);
     c->dw = llp_fp16_to_f32(b->d);
-    c->off = llp_fp16_to_f32(b->m);
+    c->k = 0;
+    c->m = llp_fp16_to_f32(b->m);
 }
 
 static void unpack_q8_0(const void *block, legacy_codes *c)
@@ -120,7 +126,8 @@ static void unpack_q8_0(const void *block, legacy_codes *c)
     const block_q8_0 *b = block;
     for (int j = 0; j < 32; j++) c->u[j] = (uint8_t)(b->qs[j] + 128);
     c->dw = llp_fp16_to_f32(b->d);
-    c->off = -128 * c->dw;
+    c->k = 128;
+    c->m = 0;
 }
 
 static void gemm_legacy(legacy_unpack_fn unpack, size_t block_bytes,
@@ -141,7 +148,8 @@ static void gemm_legacy(legacy_unpack_fn unpack, size_t block_bytes,
                         ((const char *)A + (size_t)(t0 + t) * a_stride) + ib;
                     int32_t isum = 0;
                     for (int j = 0; j < 32; j++) isum += c.u[j] * a->qs[j];
-                    acc[t] += c.dw * a->d * (float)isum + c.off * a->s;
+                    isum -= c.k * a->sum;
+                    acc[t] += c.dw * a->d * (float)isum + c.m * a->d * (float)a->sum;
                 }
             }
             for (int t = 0; t < nt; t++) Y[(int64_t)(t0 + t) * y_stride + r] = acc[t];

@@ -1,0 +1,125 @@
+/*
+ * matmul_bench.c — speed of llp_matmul per weight type: GB/s of weights
+ * streamed for one token (generation) and GFLOP/s for a 128-token batch
+ * (prompt). Float types in batches go through OpenBLAS SGEMM (see
+ * matmul.c); LLP_NO_BLAS=1 measures the FMA kernels instead.
+ *
+ * Not for: correctness (tests/kernels_vs_ref.c) or the test suite. Build
+ * with the library objects (from `make`) and run:
+ *   cc -std=c11 -D_GNU_SOURCE -O2 -Ilib bench/matmul_bench.c \
+ *      build/rel/libllamapipe.a -lopenblas -lm -pthread -o build/matmul_bench
+ *   build/matmul_bench [threads, default physical cores] [type ...]
+ * LLP_KERNELS=scalar|avx2|avx512 picks the kernel set.
+ *
+ * Generation numbers cycle through enough copies of the matrix (>= 256 MB)
+ * that every call reads its weights from memory, not from cache, as a real
+ * model does; compare them with bench/membw.c. Each call is timed on its
+ * own and the median and best are reported (the best shows the kernel when
+ * no other process interferes). Batch numbers count 2 flops per weight per
+ * token, best of 5.
+ */
+#include "matmul.h"
+#include "quant.h"
+#include "threads.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const uint32_t all_types[] = {
+    LLP_Q4_0, LLP_Q8_0, LLP_Q4_K, LLP_Q6_K, LLP_F16, LLP_F32, LLP_BF16,
+    LLP_Q4_1, LLP_Q5_0, LLP_Q5_1, LLP_Q2_K, LLP_Q3_K, LLP_Q5_K,
+};
+
+static const struct { int64_t n_in, n_out; } shapes[] = {
+    { 2048, 2048 }, { 2048, 5632 }, { 5632, 2048 },
+};
+
+static float frand(unsigned *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return (float)((int)(*s >> 8) - (1 << 23)) / (float)(1 << 23);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void bench_type(llp_pool *pool, uint32_t type)
+{
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        int64_t n_in = shapes[si].n_in, n_out = shapes[si].n_out;
+        size_t bytes = llp_row_size(type, n_in) * (size_t)n_out;
+        int copies = (int)((256u << 20) / bytes) + 1;
+        uint8_t *W = llp_malloc(bytes * (size_t)copies);
+        unsigned seed = 1;
+        float *row = llp_malloc(sizeof(float) * (size_t)n_in);
+        for (int64_t r = 0; r < n_out; r++) {
+            for (int64_t i = 0; i < n_in; i++) row[i] = 0.02f * frand(&seed);
+            llp_quantize_row(type, row, W + (size_t)r * llp_row_size(type, n_in), n_in);
+        }
+        for (int c = 1; c < copies; c++) memcpy(W + bytes * (size_t)c, W, bytes);
+        const int64_t batch = 128;
+        float *X = llp_malloc(sizeof(float) * (size_t)(n_in * batch));
+        float *Y = llp_malloc(sizeof(float) * (size_t)(n_out * batch));
+        for (int64_t i = 0; i < n_in * batch; i++) X[i] = frand(&seed);
+
+        /* Generation: one token, weights from memory; each call timed. */
+        int n_calls = 5 * copies;
+        double *times = llp_malloc(sizeof(double) * (size_t)n_calls);
+        for (int k = 0; k < n_calls; k++) {
+            double t0 = llp_now();
+            llp_matmul(pool, type, W + bytes * (size_t)(k % copies), n_in, n_out, X, 1, Y);
+            times[k] = llp_now() - t0;
+        }
+        qsort(times, (size_t)n_calls, sizeof(double), cmp_double);
+        double gen_best = (double)bytes / times[0] / 1e9;
+        double gen_median = (double)bytes / times[n_calls / 2] / 1e9;
+        double gen_us = times[n_calls / 2] * 1e6;
+        free(times);
+        double best;
+
+        /* Prompt: 128 tokens. */
+        best = 1e30;
+        for (int rep = 0; rep < 5; rep++) {
+            double t0 = llp_now();
+            llp_matmul(pool, type, W, n_in, n_out, X, batch, Y);
+            double t = llp_now() - t0;
+            if (t < best) best = t;
+        }
+        double flops = 2.0 * (double)n_in * (double)n_out * (double)batch;
+        printf("%-5s %5lldx%-5lld  n_tok=1: %7.1f us, GB/s median %5.1f best %5.1f"
+               "   n_tok=128: %6.1f GFLOP/s",
+               llp_type_name(type), (long long)n_in, (long long)n_out, gen_us, gen_median,
+               gen_best, flops / best / 1e9);
+
+        printf("\n");
+        fflush(stdout);
+        free(W); free(row); free(X); free(Y);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    int n_threads = argc > 1 ? atoi(argv[1]) : 0;
+    llp_pool *pool = llp_pool_new(n_threads);
+    printf("kernels %s, %d threads\n", llp_matmul_kernels(), llp_pool_size(pool));
+    if (argc > 2) {
+        for (int i = 2; i < argc; i++) {
+            int t = llp_type_from_name(argv[i]);
+            if (t < 0 || !llp_matmul_supports((uint32_t)t)) {
+                fprintf(stderr, "matmul_bench: unknown or unsupported type %s\n", argv[i]);
+                return 2;
+            }
+            bench_type(pool, (uint32_t)t);
+        }
+    } else {
+        for (size_t i = 0; i < sizeof all_types / sizeof all_types[0]; i++)
+            bench_type(pool, all_types[i]);
+    }
+    llp_pool_free(pool);
+    return 0;
+}
