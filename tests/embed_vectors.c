@@ -1,6 +1,6 @@
 /*
- * embed_vectors.c — our embeddings against llama.cpp's: for every file in
- * every .json file in fixtures/vectors/embeddings/, embed its texts with the model,
+ * embed_vectors.c — our embeddings against llama.cpp's: for every .json
+ * file in fixtures/vectors/embeddings/, embed its texts with the model,
  * pooling, normalization and BOS rule the file names, and require cosine
  * similarity >= 0.9999 with the reference for f32 models and >= 0.999 for
  * quantized ones. Each text is embedded alone and all texts together (one
