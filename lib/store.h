@@ -189,8 +189,9 @@ int llp_store_merge(llp_store *s, const char *in_path, int64_t *jobs_added,
 
 /* Garbage-collect: mark "running" jobs of this host whose process is gone
  * as "interrupted"; delete failed items superseded by a later success of the
- * same key; delete orphan rows (items and embeddings of missing jobs or
- * models, FTS rows without items); VACUUM. Counts deleted go to *deleted. */
+ * same key; delete orphan rows (items of missing jobs, FTS rows without
+ * items, models nothing refers to) and clear dangling parent_job/model_id
+ * links; VACUUM. Rows deleted are counted in *deleted. */
 int llp_store_gc(llp_store *s, int64_t *deleted, llp_err *err);
 
 #endif

@@ -207,15 +207,40 @@ static void test_no_db(void)
     unsetenv("LLP_DB");
 }
 
+/* Run with stderr captured into *msg (malloc'd). */
+static int run_capturing_stderr(fake_tool *f, const char *const *args,
+                                char **msg)
+{
+    char path[1300];
+    snprintf(path, sizeof path, "%s/stderr.txt", dir);
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *e = fopen(path, "w");
+    dup2(fileno(e), 2);
+    int rc = fake_run(f, 1, out1, NULL, args);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    fclose(e);
+    *msg = slurp(path);
+    char *nl = strchr(*msg, '\n');
+    if (nl) *nl = '\0';
+    return rc;
+}
+
 static void test_fatal_and_resume(void)
 {
+    char *msg;
     char fdb[1300];
     snprintf(fdb, sizeof fdb, "%s/fatal.db", dir);
     write_input(in, 60, 0, NULL);
     const char *args[] = { "--db", fdb, "-q", in, NULL };
     fake_tool a = { 0 };
     a.fatal_at = 41;
-    is_int(fake_run(&a, 1, out1, NULL, args), 1, "a fatal error exits 1");
+    is_int(run_capturing_stderr(&a, args, &msg), 1, "a fatal error exits 1");
+    ok(strcmp(msg, "llp-fake: error: fake: fatal error at record r41") == 0,
+       "the message names the tool and the record: %s", msg);
+    free(msg);
     char *st = db_text(fdb, "SELECT status FROM jobs");
     ok(strcmp(st, "failed") == 0, "job status failed (%s)", st);
     free(st);
@@ -228,8 +253,11 @@ static void test_fatal_and_resume(void)
     const char *missing[] = { "--db", fdb, "-q", "/nonexistent/input.jsonl",
                               NULL };
     fake_tool c = { 0 };
-    is_int(fake_run(&c, 1, out1, NULL, missing), 1,
+    is_int(run_capturing_stderr(&c, missing, &msg), 1,
            "a missing input file exits 1");
+    ok(strstr(msg, "llp-fake: error: /nonexistent/input.jsonl") == msg,
+       "the message names the file: %s", msg);
+    free(msg);
     const char *usage[] = { "--db", fdb, "--shard", "5/2", in, NULL };
     is_int(fake_run(&c, 1, out1, NULL, usage), 2, "a usage error exits 2");
 }
