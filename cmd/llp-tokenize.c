@@ -245,8 +245,9 @@ static int run_decode(llp_cli *cli, tok_task *t)
     const char *field = cli->field ? cli->field : "tokens";
     ro.field = field;
     ro.tool = cli->tool;
+    llp_writer *wr = NULL;
     llp_reader *rd = llp_reader_open(&ro, &err);
-    if (!rd) llp_die(cli->tool, "%s", err.msg);
+    if (!rd) goto fatal;
 
     const char *cols[] = { t->col_text };
     llp_writer_opts wo = { 0 };
@@ -257,8 +258,8 @@ static int run_decode(llp_cli *cli, tok_task *t)
     wo.n_output_columns = 1;
     wo.text_fn = print_decoded;
     wo.text_ctx = t;
-    llp_writer *wr = llp_writer_open(&wo, &err);
-    if (!wr) llp_die(cli->tool, "%s", err.msg);
+    wr = llp_writer_open(&wo, &err);
+    if (!wr) goto fatal;
 
     long n_failed = 0;
     int rc;
@@ -296,12 +297,21 @@ static int run_decode(llp_cli *cli, tok_task *t)
             rc = 0;
             break;
         }
-        if (w < 0) llp_die(cli->tool, "%s", err.msg);
+        if (w < 0) goto fatal;
     }
-    if (rc < 0) llp_die(cli->tool, "%s", err.msg);
-    if (llp_writer_close(wr, &err) == LLP_WRITE_FAILED) llp_die(cli->tool, "%s", err.msg);
+    if (rc < 0) goto fatal;
+    if (llp_writer_close(wr, &err) == LLP_WRITE_FAILED) {
+        wr = NULL;
+        goto fatal;
+    }
     llp_reader_close(rd);
     return n_failed ? LLP_EXIT_PARTIAL : LLP_EXIT_OK;
+
+fatal:
+    llp_error(cli->tool, "%s", err.msg);
+    llp_writer_close(wr, &err);
+    llp_reader_close(rd);
+    return LLP_EXIT_FATAL;
 }
 
 /* ---- main ---------------------------------------------------------------- */
@@ -322,7 +332,10 @@ int main(int argc, char **argv)
     gguf_file *f = gguf_open(cli.model, &err);
     if (!f) llp_die(cli.tool, "%s", err.msg);
     llp_tokenizer *tok = llp_tokenizer_from_gguf(f, &err);
-    if (!tok) llp_die(cli.tool, "%s", err.msg);
+    if (!tok) {
+        gguf_close(f);
+        llp_die(cli.tool, "%s", err.msg);
+    }
     /* The cache key names the vocabulary by a hash of the file's metadata
      * (header, key-value table, tensor table): no tensor data is read. */
     char vocab_hash[LLP_HASH_HEX];

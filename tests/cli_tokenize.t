@@ -10,15 +10,18 @@
 T=$BIN/llp-tokenize
 
 # ---- a tiny GGUF vocabulary, written with printf ---------------------------
-# Little-endian integers from decimal values; strings are u64 length + bytes.
-le() { # le BYTES VALUE
+# No subshells in the loops (they cost milliseconds each): octal escapes come
+# from shell arithmetic, and LC_ALL=C makes ${#s} a byte count.
+LC_ALL=C; export LC_ALL
+le() { # le BYTES VALUE: little-endian integer
   n=$1 v=$2 i=0
   while [ $i -lt "$n" ]; do
-    printf "\\$(printf '%03o' $(( (v >> (8 * i)) & 255 )))"
+    x=$(( (v >> (8 * i)) & 255 ))
+    printf "\\$(( x >> 6 ))$(( (x >> 3) & 7 ))$(( x & 7 ))"
     i=$((i + 1))
   done
 }
-gstr() { le 8 "$(printf %s "$1" | wc -c)"; printf %s "$1"; }
+gstr() { le 8 ${#1}; printf %s "$1"; }   # u64 length, bytes
 # write_vocab FILE MODEL: <unk> <s> </s>, 256 byte tokens, then
 # ▁ a b ab ▁a ▁ab with scores making "ab" -> ▁ab.
 write_vocab() {
@@ -28,7 +31,7 @@ write_vocab() {
     gstr tokenizer.ggml.tokens; le 4 9; le 4 8; le 8 265
     gstr '<unk>'; gstr '<s>'; gstr '</s>'
     b=0
-    while [ $b -lt 256 ]; do gstr "$(printf '<0x%02X>' $b)"; b=$((b + 1)); done
+    while [ $b -lt 256 ]; do le 8 6; printf '<0x%02X>' $b; b=$((b + 1)); done
     gstr '▁'; gstr a; gstr b; gstr ab; gstr '▁a'; gstr '▁ab'
     gstr tokenizer.ggml.token_type; le 4 9; le 4 5; le 8 265
     le 4 2; le 4 3; le 4 3
