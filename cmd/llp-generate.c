@@ -201,23 +201,7 @@ static int process(void *ctx, llp_batch *b, llp_record *const *recs, int n,
             continue;
         }
         t->streamed = t->stream;
-        json_t *f = json_object();
-        char *name = llp_output_name(t->into, "completion", "completion");
-        json_object_set_new(f, name, llp_json_string(g.text, g.len));
-        free(name);
-        const char *extra[] = { "tokens_in", "tokens_out", "stop", "truncated" };
-        json_t *vals[] = { json_integer(g.tokens_in), json_integer(g.tokens_out),
-                           json_string(g.stop), json_true() };
-        for (int k = 0; k < 4; k++) {
-            if (k == 3 && !g.truncated) {
-                json_decref(vals[k]);
-                continue;
-            }
-            name = llp_output_name(t->into, "completion", extra[k]);
-            json_object_set_new(f, name, vals[k]);
-            free(name);
-        }
-        res[i].fields = f;
+        res[i].fields = llp_gen_result_fields(&g, t->into);
         res[i].tokens_in = g.tokens_in;
         res[i].tokens_out = g.tokens_out;
         llp_gen_result_free(&g);
@@ -239,19 +223,6 @@ static void print_text(FILE *out, const llp_record *r, void *ctx)
     }
     fputc('\n', out);
     t->streamed = false;
-}
-
-static json_t *params_json(const llp_gen_params *p)
-{
-    json_t *stops = json_array();
-    for (int i = 0; i < p->n_stop; i++) json_array_append_new(stops, json_string(p->stop[i]));
-    return json_pack("{s:f,s:i,s:f,s:f,s:f,s:I,s:i,s:o,s:s,s:s?}",
-                     "temp", (double)p->sampling.temp, "top_k", p->sampling.top_k,
-                     "top_p", (double)p->sampling.top_p, "min_p", (double)p->sampling.min_p,
-                     "repeat_penalty", (double)p->sampling.repeat_penalty,
-                     "seed", (json_int_t)p->sampling.seed, "n_predict", p->n_predict,
-                     "stop", stops, "chat", llp_chat_format_name(p->chat),
-                     "system", p->system);
 }
 
 int main(int argc, char **argv)
@@ -291,9 +262,8 @@ int main(int argc, char **argv)
         t.stream = true;
     }
     char *cols[5];
-    const char *base[] = { "completion", "tokens_in", "tokens_out", "stop", "truncated" };
-    for (int i = 0; i < 5; i++) cols[i] = llp_output_name(cli.into, "completion", base[i]);
-    json_t *params = params_json(&p);
+    llp_gen_output_columns(cli.into, cols);
+    json_t *params = llp_gen_params_json(&p);
     llp_batch_tool bt = {
         .task = "generate", .params = params, .model_fp = e->fingerprint,
         .model_path = e->model->path, .model_size = e->file_size, .model_meta = e->meta,

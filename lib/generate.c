@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "records.h"
 #include "util.h"
 
 struct llp_generator {
@@ -260,4 +261,40 @@ int llp_generate_text(llp_generator *g, const char *text, size_t len, const llp_
     if (rc == 0) rc = llp_generate_ids(g, ids.ids, (int)ids.n, hooks, res, err);
     llp_tokens_free(&ids);
     return rc;
+}
+
+static const char *const gen_fields[5] = { "completion", "tokens_in", "tokens_out", "stop",
+                                           "truncated" };
+
+void llp_gen_output_columns(const char *into, char *names[5])
+{
+    for (int i = 0; i < 5; i++) names[i] = llp_output_name(into, "completion", gen_fields[i]);
+}
+
+json_t *llp_gen_result_fields(const llp_gen_result *r, const char *into)
+{
+    json_t *vals[5] = { llp_json_string(r->text, r->len), json_integer(r->tokens_in),
+                        json_integer(r->tokens_out), json_string(r->stop),
+                        r->truncated ? json_true() : NULL };
+    json_t *f = json_object();
+    for (int i = 0; i < 5; i++) {
+        if (!vals[i]) continue;
+        char *name = llp_output_name(into, "completion", gen_fields[i]);
+        json_object_set_new(f, name, vals[i]);
+        free(name);
+    }
+    return f;
+}
+
+json_t *llp_gen_params_json(const llp_gen_params *p)
+{
+    json_t *stops = json_array();
+    for (int i = 0; i < p->n_stop; i++) json_array_append_new(stops, json_string(p->stop[i]));
+    return json_pack("{s:f,s:i,s:f,s:f,s:f,s:I,s:i,s:o,s:s,s:s?}",
+                     "temp", (double)p->sampling.temp, "top_k", p->sampling.top_k,
+                     "top_p", (double)p->sampling.top_p, "min_p", (double)p->sampling.min_p,
+                     "repeat_penalty", (double)p->sampling.repeat_penalty,
+                     "seed", (json_int_t)p->sampling.seed, "n_predict", p->n_predict,
+                     "stop", stops, "chat", llp_chat_format_name(p->chat),
+                     "system", p->system);
 }

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "chat.h"
 #include "model.h"
 #include "sampler.h"
@@ -69,6 +71,19 @@ int llp_gen_tokenize_prompt(llp_generator *g, const char *text, size_t len, llp_
  * first token (BOS) and its last tokens, and is flagged truncated. */
 int llp_generate_ids(llp_generator *g, const int32_t *ids, int n, const llp_gen_hooks *hooks,
                      llp_gen_result *res, llp_err *err);
+
+/* The fields a generation adds to its record: completion, tokens_in,
+ * tokens_out, stop, and truncated when the prompt was cut; named after
+ * --into (llp_output_name). New reference. */
+json_t *llp_gen_result_fields(const llp_gen_result *r, const char *into);
+
+/* The column names of those fields, in order, for CSV output: n = 5 names,
+ * each malloc'd (free each). */
+void llp_gen_output_columns(const char *into, char *names[5]);
+
+/* The parameters that shape a completion, for the cache key and the job
+ * row. New reference. */
+json_t *llp_gen_params_json(const llp_gen_params *p);
 
 /* Tokenize (as above) then generate. */
 int llp_generate_text(llp_generator *g, const char *text, size_t len, const llp_gen_hooks *hooks,
