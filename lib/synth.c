@@ -24,6 +24,7 @@
 
 #include "gguf.h"
 #include "quant.h"
+#include "quantize.h"
 
 static uint64_t rng_next(uint64_t *s)
 {
@@ -167,23 +168,56 @@ static void row_pool_init(row_pool *p, uint32_t type, int64_t n_in, int n_rows, 
     free(tmp);
 }
 
+/* Tensor data handed to the writer by reference, freed after the write, so
+ * a multi-gigabyte model is held in memory once. */
+typedef struct buffers {
+    void **ptr;
+    size_t n, cap;
+} buffers;
+
+static void *buffer_new(buffers *b, size_t bytes)
+{
+    if (b->n == b->cap) {
+        b->cap = b->cap ? 2 * b->cap : 64;
+        b->ptr = llp_realloc(b->ptr, sizeof(void *) * b->cap);
+    }
+    return b->ptr[b->n++] = llp_malloc(bytes);
+}
+
+static void buffers_free(buffers *b)
+{
+    for (size_t i = 0; i < b->n; i++) free(b->ptr[i]);
+    free(b->ptr);
+}
+
+/* The type of a tensor: the spec's single type, or the mix rules. */
+static uint32_t tensor_type(const llp_synth_spec *s, const char *name, int64_t n_in,
+                            int64_t n_out, uint32_t single)
+{
+    if (!s->mix) return single;
+    llp_quant_rules r = { .ftype = s->ftype, .n_layers = s->n_layers,
+                          .n_gqa = s->n_heads / s->n_heads_kv, .tied = s->tied };
+    int64_t ne[2] = { n_in, n_out };
+    bool fallback;
+    return llp_quant_tensor_type(&r, name, 2, ne, LLP_F32, &fallback);
+}
+
 /* A tensor of n_out rows of n_in values: pool rows chosen at random. Small
  * tensors (n_out <= the pool) get all-distinct rows. */
-static void add_matrix(gguf_writer *w, const char *name, uint32_t type, int64_t n_in,
-                       int64_t n_out, float stddev, uint64_t *rng)
+static void add_matrix(gguf_writer *w, buffers *bufs, const char *name, uint32_t type,
+                       int64_t n_in, int64_t n_out, float stddev, uint64_t *rng)
 {
     int n_pool = n_out <= 512 ? (int)n_out : 64;
     row_pool pool;
     row_pool_init(&pool, type, n_in, n_pool, stddev, rng);
-    uint8_t *data = llp_malloc(pool.row_bytes * (size_t)n_out);
+    uint8_t *data = buffer_new(bufs, pool.row_bytes * (size_t)n_out);
     for (int64_t r = 0; r < n_out; r++) {
         int pick = n_out <= 512 ? (int)r : (int)(rng_next(rng) % (uint64_t)n_pool);
         memcpy(data + pool.row_bytes * (size_t)r, pool.rows + pool.row_bytes * (size_t)pick,
                pool.row_bytes);
     }
     int64_t ne[2] = { n_in, n_out };
-    gguf_add_tensor(w, name, 2, ne, type, data);
-    free(data);
+    gguf_add_tensor_ref(w, name, 2, ne, type, data);
     free(pool.rows);
 }
 
@@ -219,7 +253,9 @@ static uint32_t file_type_of(uint32_t type)
 
 static int check_spec(const llp_synth_spec *s, llp_err *err)
 {
-    const llp_type_info *ti = llp_type_get(s->type);
+    if (s->mix && llp_ftype_base_type(s->ftype) >= LLP_TYPE_COUNT)
+        return llp_err_set(err, "synthetic model: unknown file type %u", s->ftype);
+    const llp_type_info *ti = llp_type_get(s->mix ? llp_ftype_base_type(s->ftype) : s->type);
     if (!ti || !ti->supported)
         return llp_err_set(err, "synthetic model: weight type %s is not supported",
                            llp_type_name(s->type));
@@ -246,7 +282,8 @@ int llp_synth_write(const llp_synth_spec *s, const char *path, llp_err *err)
 
     gguf_set_str(w, "general.architecture", "llama");
     gguf_set_str(w, "general.name", "llamapipe synthetic (random weights)");
-    gguf_set_u32(w, "general.file_type", s->file_type ? s->file_type : file_type_of(s->type));
+    gguf_set_u32(w, "general.file_type",
+                 s->mix ? s->ftype : s->file_type ? s->file_type : file_type_of(s->type));
     gguf_set_u32(w, "llama.context_length", (uint32_t)s->n_ctx);
     gguf_set_u32(w, "llama.embedding_length", (uint32_t)s->dim);
     gguf_set_u32(w, "llama.block_count", (uint32_t)s->n_layers);
@@ -262,11 +299,15 @@ int llp_synth_write(const llp_synth_spec *s, const char *path, llp_err *err)
                      "{% for message in messages %}[INST] {{ message['content'] }} [/INST]"
                      "{% endfor %}");
 
-    add_matrix(w, "token_embd.weight", s->type, s->dim, s->n_vocab, 1.0f, &rng);
+    buffers bufs = { 0 };
+    add_matrix(w, &bufs, "token_embd.weight",
+               tensor_type(s, "token_embd.weight", s->dim, s->n_vocab, s->type), s->dim,
+               s->n_vocab, 1.0f, &rng);
     add_norm(w, "output_norm.weight", s->dim, &rng);
     if (!s->tied)
-        add_matrix(w, "output.weight", out_type, s->dim, s->n_vocab, 1.0f / sqrtf((float)s->dim),
-                   &rng);
+        add_matrix(w, &bufs, "output.weight",
+                   tensor_type(s, "output.weight", s->dim, s->n_vocab, out_type), s->dim,
+                   s->n_vocab, 1.0f / sqrtf((float)s->dim), &rng);
     for (int l = 0; l < s->n_layers; l++) {
         struct { const char *suffix; int n_in, n_out; } mats[] = {
             { "attn_q", s->dim, s->dim },       { "attn_k", s->dim, kv_dim },
@@ -280,11 +321,12 @@ int llp_synth_write(const llp_synth_spec *s, const char *path, llp_err *err)
         add_norm(w, name, s->dim, &rng);
         for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) {
             snprintf(name, sizeof name, "blk.%d.%s.weight", l, mats[i].suffix);
-            add_matrix(w, name, s->type, mats[i].n_in, mats[i].n_out,
-                       1.0f / sqrtf((float)mats[i].n_in), &rng);
+            add_matrix(w, &bufs, name, tensor_type(s, name, mats[i].n_in, mats[i].n_out, s->type),
+                       mats[i].n_in, mats[i].n_out, 1.0f / sqrtf((float)mats[i].n_in), &rng);
         }
     }
     int rc = gguf_writer_write(w, path, err);
     gguf_writer_free(w);
+    buffers_free(&bufs);
     return rc;
 }

@@ -31,6 +31,9 @@ typedef struct llp_synth_spec {
     bool tied;          /* no output.weight: the head reuses token_embd */
     bool chat_template; /* store a Llama-2 chat template string */
     uint32_t file_type; /* general.file_type to record (0: derive from type) */
+    bool mix;           /* choose each tensor's type by the llama.cpp rules of
+                           file type `ftype` (quantize.h), e.g. Q4_K_M */
+    uint32_t ftype;
     uint64_t seed;
 } llp_synth_spec;
 
