@@ -1,0 +1,195 @@
+/*
+ * llp-summarize — one summary per document, map-reduce for documents longer
+ * than the context, every intermediate summary recorded in the store.
+ *
+ * Wiring only: flags (cli.h), the model (engine.h), the tree of summaries
+ * and its store items (summarize.h), the record loop (batch.h). Not for:
+ * splitting, prompts or budgets (lib/summarize.c, lib/split.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "cli.h"
+#include "engine.h"
+#include "summarize.h"
+
+static const char usage[] =
+    "Usage: llp-summarize -m MODEL [OPTIONS] [FILE|DIR...]\n"
+    "\n"
+    "Summarize documents: each file is one document (directories are recursed;\n"
+    "--files-from names them; all of stdin is one document; JSONL and CSV give\n"
+    "one document per record). Each record gets `summary`, `chunks` (pieces the\n"
+    "document was split into) and `levels` (1 when it fit in one piece).\n"
+    "A document longer than the context is split on paragraphs, then sentences,\n"
+    "into chunks that fit; each chunk is summarized and the summaries combined\n"
+    "the same way until one remains. Every summary on the way is recorded in\n"
+    "the store as an item 'DOC#L<level>.<index>' (task summarize-chunk), and a\n"
+    "later run reuses those of unchanged chunks. Greedy (--temp 0) by default.\n"
+    "\n"
+    "Summary options:\n"
+    "      --max-tokens N     summary budget in tokens (default 128; lowered when\n"
+    "                         the context is too small for it)\n"
+    "      --prompt-file FILE prompt template with {text} where the text goes\n"
+    "      --chat             wrap prompts in the model's chat format\n"
+    "      --no-chat          never wrap (default: wrap when it is a chat model)\n"
+    "      --system TEXT      system prompt for the chat format\n"
+    "\n"
+    "Examples:\n"
+    "  llp-summarize -m llama-2-13b-chat.Q4_K_M.gguf examples/docs/ > summaries.jsonl\n"
+    "  find docs -name '*.md' | llp-summarize -m M --files-from - --max-tokens 64\n"
+    "  llp-summarize -m M --prompt-file tldr.txt < report.txt\n";
+
+enum { OPT_MAX_TOKENS = LLP_OPT_TOOL, OPT_PROMPT_FILE, OPT_CHAT, OPT_NO_CHAT, OPT_SYSTEM };
+
+static const struct option long_options[] = {
+    { "max-tokens", required_argument, NULL, OPT_MAX_TOKENS },
+    { "prompt-file", required_argument, NULL, OPT_PROMPT_FILE },
+    { "chat", no_argument, NULL, OPT_CHAT },
+    { "no-chat", no_argument, NULL, OPT_NO_CHAT },
+    { "system", required_argument, NULL, OPT_SYSTEM },
+    { 0 },
+};
+
+typedef struct sum_opts {
+    int max_tokens;
+    const char *prompt_file;
+    int chat;                   /* -1 auto, 0 no, 1 yes */
+    const char *system;
+} sum_opts;
+
+static int on_option(void *ctx, int id, const char *arg, llp_err *err)
+{
+    sum_opts *o = ctx;
+    switch (id) {
+    case OPT_MAX_TOKENS: return llp_opt_int("--max-tokens", arg, 1, 1 << 20, &o->max_tokens, err);
+    case OPT_PROMPT_FILE: o->prompt_file = arg; return 0;
+    case OPT_CHAT: o->chat = 1; return 0;
+    case OPT_NO_CHAT: o->chat = 0; return 0;
+    case OPT_SYSTEM: o->system = arg; return 0;
+    }
+    return llp_err_set(err, "unhandled option");
+}
+
+typedef struct sum_task {
+    llp_summarizer *summarizer;
+    llp_summary_store store;
+    const char *into;
+} sum_task;
+
+static void set_field(json_t *f, const char *into, const char *name, json_t *value)
+{
+    char *key = llp_output_name(into, "summary", name);
+    json_object_set_new(f, key, value);
+    free(key);
+}
+
+static int process(void *ctx, llp_batch *b, llp_record *const *recs, int n,
+                   llp_batch_result *res, llp_err *err)
+{
+    sum_task *t = ctx;
+    t->store.store = llp_batch_store(b);
+    t->store.job_id = llp_batch_job_id(b);
+    for (int i = 0; i < n; i++) {
+        llp_summary_tree tree;
+        llp_err derr;
+        int rc = llp_summarize_document(t->summarizer, &t->store, llp_batch_stop_requested,
+                                        recs[i]->text, recs[i]->text_len, &tree, &derr);
+        if (rc == LLP_SUMMARIZE_STOPPED) return LLP_BATCH_STOPPED;
+        if (rc) {
+            llp_batch_result_fail(&res[i], "%s", derr.msg);
+            continue;
+        }
+        if (llp_summary_store_tree(&t->store, recs[i]->id, &tree, err)) {
+            llp_summary_tree_free(&tree);
+            return -1;
+        }
+        const llp_summary_node *root = llp_summary_root(&tree);
+        json_t *f = json_object();
+        set_field(f, t->into, "summary", llp_json_string(root->summary, strlen(root->summary)));
+        set_field(f, t->into, "chunks", json_integer(tree.n_leaves));
+        set_field(f, t->into, "levels", json_integer(tree.levels));
+        res[i].fields = f;
+        res[i].tokens_in = tree.tokens_in;
+        res[i].tokens_out = tree.tokens_out;
+        llp_summary_tree_free(&tree);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    llp_cli cli;
+    sum_opts o = { .max_tokens = 128, .chat = -1 };
+    llp_cli_init(&cli, "llp-summarize");
+    cli.sampling.temp = 0;
+    llp_cli_tool tool = { .usage = usage, .options = long_options, .on_option = on_option,
+                          .ctx = &o };
+    int rc = llp_cli_parse(&cli, &tool, argc, argv, NULL);
+    if (rc != LLP_CLI_RUN) return rc;
+
+    llp_err err;
+    char *template = NULL;
+    if (o.prompt_file && !(template = llp_summary_read_template(o.prompt_file, &err)))
+        llp_die(cli.tool, "%s", err.msg);
+    llp_engine_opts eo = { .model_path = cli.model, .n_ctx = cli.ctx_size,
+                           .n_threads = cli.threads };
+    llp_engine *e = llp_engine_open(&eo, &err);
+    if (!e) llp_die(cli.tool, "%s", err.msg);
+
+    const char *tmpl = NULL;
+    gguf_get_str(e->model->file, "tokenizer.chat_template", &tmpl, NULL);
+    llp_chat_format detected = llp_chat_detect(tmpl, e->model->path);
+    llp_summarizer_params sp = {
+        .max_tokens = o.max_tokens, .prompt = template, .system = o.system,
+        .stop = (const char *const *)cli.sampling.stop, .n_stop = cli.sampling.n_stop,
+    };
+    sp.chat = o.chat == 0 ? LLP_CHAT_NONE
+            : o.chat == 1 && detected == LLP_CHAT_NONE ? LLP_CHAT_LLAMA2 : detected;
+    sp.sampling = llp_sampling_default();
+    sp.sampling.temp = (float)cli.sampling.temp;
+    sp.sampling.top_k = cli.sampling.top_k;
+    sp.sampling.top_p = (float)cli.sampling.top_p;
+    sp.sampling.min_p = (float)cli.sampling.min_p;
+    sp.sampling.repeat_penalty = (float)cli.sampling.repeat_penalty;
+    sp.sampling.seed = cli.sampling.seed;
+    sum_task t = { .into = cli.into };
+    t.summarizer = llp_summarizer_new(e->ctx, e->tok, &sp, &err);
+    if (!t.summarizer) {
+        if (template) llp_error(cli.tool, "%s: %s", o.prompt_file, err.msg);
+        else llp_error(cli.tool, "%s", err.msg);
+        llp_engine_free(e);
+        free(template);
+        return LLP_EXIT_FATAL;
+    }
+    if (llp_summarizer_budget(t.summarizer) < o.max_tokens && !cli.quiet)
+        llp_note(cli.tool, "summary budget lowered to %d tokens to fit a context of %d",
+                 llp_summarizer_budget(t.summarizer), llp_context_n_ctx(e->ctx));
+
+    json_t *params = llp_summarizer_params_json(t.summarizer);
+    char params_hash[LLP_HASH_HEX];
+    llp_hash_json(params, params_hash);
+    t.store.model_fp = e->fingerprint;
+    t.store.params_hash = params_hash;
+    t.store.no_cache = cli.no_cache;
+
+    const char *base[] = { "summary", "chunks", "levels" };
+    char *cols[3];
+    for (int i = 0; i < 3; i++) cols[i] = llp_output_name(cli.into, "summary", base[i]);
+    llp_batch_tool bt = {
+        .task = "summarize", .params = params, .model_fp = e->fingerprint,
+        .model_path = e->model->path, .model_size = e->file_size, .model_meta = e->meta,
+        .process = process, .ctx = &t, .max_batch = 1, .documents = true,
+        .output_columns = (const char *const *)cols, .n_output_columns = 3,
+    };
+    rc = llp_batch_run(&cli, &bt, argc, argv);
+
+    for (int i = 0; i < 3; i++) free(cols[i]);
+    json_decref(params);
+    llp_summarizer_free(t.summarizer);
+    llp_engine_free(e);
+    llp_cli_free(&cli);
+    free(template);
+    return rc;
+}

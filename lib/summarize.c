@@ -1,0 +1,504 @@
+/*
+ * summarize.c — map-reduce summaries (summarize.h): the tree of summaries
+ * of one document, the model-backed summarizer with its prompts and
+ * budget, and the tree's items in the store.
+ *
+ * Not for: splitting text (split.c), the generation loop (generate.c) or
+ * the record loop (batch.c).
+ */
+#include "summarize.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "records.h"
+#include "split.h"
+
+/* Tokens kept free in every prompt for tokenization differences at the
+ * edges of the inserted text. */
+#define PROMPT_MARGIN 8
+/* Tokens a blank line between two joined summaries may cost. */
+#define JOIN_TOKENS 4
+#define MIN_BUDGET 16
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* A malloc'd copy of s[0..n) without surrounding whitespace. */
+static char *trimmed(const char *s, size_t n)
+{
+    size_t a = 0;
+    while (a < n && is_space(s[a])) a++;
+    while (n > a && is_space(s[n - 1])) n--;
+    return llp_strndup(s + a, n - a);
+}
+
+void llp_summary_tree_free(llp_summary_tree *t)
+{
+    if (!t) return;
+    for (int i = 0; i < t->n_nodes; i++) {
+        free(t->nodes[i].input);
+        free(t->nodes[i].summary);
+    }
+    free(t->nodes);
+    memset(t, 0, sizeof *t);
+}
+
+const llp_summary_node *llp_summary_root(const llp_summary_tree *t)
+{
+    return t->n_nodes > 0 ? &t->nodes[t->n_nodes - 1] : NULL;
+}
+
+/* ---- the tree --------------------------------------------------------------- */
+
+static int add_node(llp_summary_tree *t, int *cap)
+{
+    if (t->n_nodes == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        t->nodes = llp_realloc(t->nodes, sizeof(llp_summary_node) * (size_t)*cap);
+    }
+    memset(&t->nodes[t->n_nodes], 0, sizeof(llp_summary_node));
+    return t->n_nodes++;
+}
+
+/* Fill node->summary: from the lookup, else from the summarizer. Joined
+ * summaries that are all empty give an empty summary without a call. */
+static int summarize_node(const llp_summarize_plan *p, llp_summary_tree *t, int at, llp_err *err)
+{
+    if (p->should_stop && p->should_stop()) return LLP_SUMMARIZE_STOPPED;
+    llp_summary_node *n = &t->nodes[at];
+    size_t len = strlen(n->input);
+    char *s = NULL;
+    size_t k = 0;
+    while (k < len && is_space(n->input[k])) k++;
+    if (k == len) {
+        n->summary = llp_strdup("");
+        return 0;
+    }
+    if (p->lookup) {
+        int hit = p->lookup(p->lookup_ctx, n->level, n->input, len, &s, err);
+        if (hit < 0) return -1;
+        if (hit) {
+            n->summary = trimmed(s, strlen(s));
+            n->cached = true;
+            free(s);
+            return 0;
+        }
+    }
+    if (p->summarize(p->ctx, n->level, n->input, len, &s, &n->tokens_in, &n->tokens_out, err))
+        return -1;
+    n->summary = trimmed(s, strlen(s));
+    free(s);
+    t->tokens_in += n->tokens_in;
+    t->tokens_out += n->tokens_out;
+    return 0;
+}
+
+/* A summary shortened to at most max tokens (normally it already is). */
+static char *clipped(const llp_tokenizer *tok, const char *s, int max)
+{
+    size_t len = strlen(s);
+    size_t keep = llp_prefix_for_tokens(tok, s, len, max, true);
+    return trimmed(s, keep);
+}
+
+/* Join children [first, first + count) of the level starting at node
+ * `base`, each clipped, separated by blank lines. */
+static char *join_children(const llp_summary_tree *t, const llp_tokenizer *tok, int base,
+                           int first, int count, int clip)
+{
+    size_t cap = 1, n = 0;
+    for (int i = 0; i < count; i++) cap += strlen(t->nodes[base + first + i].summary) + 2;
+    char *out = llp_malloc(cap);
+    for (int i = 0; i < count; i++) {
+        char *c = clipped(tok, t->nodes[base + first + i].summary, clip);
+        size_t cl = strlen(c);
+        if (cl == 0) {
+            free(c);
+            continue;
+        }
+        if (n > 0) {
+            memcpy(out + n, "\n\n", 2);
+            n += 2;
+        }
+        memcpy(out + n, c, cl);
+        n += cl;
+        free(c);
+    }
+    out[n] = 0;
+    return out;
+}
+
+static int count_tokens(const llp_tokenizer *tok, const char *s, llp_err *err)
+{
+    return llp_count_tokens(tok, s, strlen(s), err);
+}
+
+/* The next level above the `count` nodes starting at `base`: groups of
+ * consecutive summaries that fit in one chunk, at least two per group. */
+static int combine_level(const llp_summarize_plan *p, llp_summary_tree *t, int *cap, int base,
+                         int count, int level, llp_err *err)
+{
+    int clip = p->chunk_tokens / 2 - JOIN_TOKENS;
+    if (clip < 1) clip = 1;
+    int index = 0;
+    for (int i = 0; i < count;) {
+        int take = count - i < 2 ? count - i : 2;
+        char *joined = join_children(t, p->tok, base, i, take, clip);
+        while (i + take < count) {
+            char *more = join_children(t, p->tok, base, i, take + 1, clip);
+            int n = count_tokens(p->tok, more, err);
+            if (n < 0) {
+                free(more);
+                free(joined);
+                return -1;
+            }
+            if (n > p->chunk_tokens) {
+                free(more);
+                break;
+            }
+            free(joined);
+            joined = more;
+            take++;
+        }
+        int at = add_node(t, cap);
+        llp_summary_node *n = &t->nodes[at];
+        n->level = level;
+        n->index = ++index;
+        n->first_child = i + 1;
+        n->n_children = take;
+        n->input = joined;
+        for (int c = 0; c < take; c++) t->nodes[base + i + c].parent = index;
+        int rc = summarize_node(p, t, at, err);
+        if (rc) return rc;
+        i += take;
+    }
+    return index;
+}
+
+int llp_summarize_tree(const llp_summarize_plan *p, const char *text, size_t len,
+                       llp_summary_tree *out, llp_err *err)
+{
+    memset(out, 0, sizeof *out);
+    llp_span *spans;
+    int n_spans, cap = 0, rc = 0;
+    if (llp_split_text(p->tok, text, len, p->chunk_tokens, &spans, &n_spans, err)) return -1;
+    if (n_spans == 0) return llp_err_set(err, "the document holds only whitespace");
+    llp_summary_tree t = { 0 };
+    for (int i = 0; i < n_spans && rc == 0; i++) {
+        int at = add_node(&t, &cap);
+        llp_summary_node *n = &t.nodes[at];
+        n->level = 1;
+        n->index = i + 1;
+        n->start = spans[i].start;
+        n->end = spans[i].end;
+        n->input = llp_strndup(text + spans[i].start, spans[i].end - spans[i].start);
+        rc = summarize_node(p, &t, at, err);
+    }
+    free(spans);
+    t.n_leaves = n_spans;
+    t.levels = 1;
+    int base = 0, count = n_spans;
+    while (rc == 0 && count > 1) {
+        int made = combine_level(p, &t, &cap, base, count, t.levels + 1, err);
+        if (made < 0) {
+            rc = made;
+            break;
+        }
+        base += count;
+        count = made;
+        t.levels++;
+    }
+    if (rc != 0) {
+        llp_summary_tree_free(&t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+/* ---- the model-backed summarizer ----------------------------------------------- */
+
+struct llp_summarizer {
+    llp_context *ctx;
+    const llp_tokenizer *tok;
+    llp_summarizer_params p;
+    llp_generator *gen;
+    const char *prompt_chunk;       /* templates, each with one {text} */
+    const char *prompt_combine;
+    int budget, chunk_tokens, overhead;
+};
+
+static const char chat_chunk[] =
+    "Write a concise summary of the following text. Reply with the summary only.\n\n{text}";
+static const char chat_combine[] =
+    "The following are summaries of consecutive parts of one document. Combine them into "
+    "one concise summary of the whole document. Reply with the summary only.\n\n{text}";
+static const char plain_chunk[] = "{text}\n\nA concise summary of the text above:\n";
+static const char plain_combine[] =
+    "Summaries of consecutive parts of one document:\n\n{text}\n\n"
+    "A concise summary of the whole document:\n";
+
+const char *llp_summary_default_prompt(llp_chat_format chat, bool combine)
+{
+    if (chat == LLP_CHAT_NONE) return combine ? plain_combine : plain_chunk;
+    return combine ? chat_combine : chat_chunk;
+}
+
+char *llp_summary_read_template(const char *path, llp_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        llp_err_set(err, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0, got;
+    char *buf = llp_malloc(cap);
+    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (cap - n - 1 == 0) buf = llp_realloc(buf, cap *= 2);
+    }
+    int bad = ferror(f);
+    fclose(f);
+    buf[n] = 0;
+    if (bad || memchr(buf, 0, n)) {
+        llp_err_set(err, "%s: %s", path, bad ? "read error" : "holds a NUL byte");
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static int count_placeholders(const char *s)
+{
+    int n = 0;
+    for (const char *q = s; (q = strstr(q, "{text}")); q += 6) n++;
+    return n;
+}
+
+/* The template with {text} replaced; *len gets its length. */
+static char *fill_template(const char *tmpl, const char *text, size_t text_len, size_t *len)
+{
+    const char *at = strstr(tmpl, "{text}");
+    size_t head = (size_t)(at - tmpl), tail = strlen(at + 6);
+    char *out = llp_malloc(head + text_len + tail + 1);
+    memcpy(out, tmpl, head);
+    memcpy(out + head, text, text_len);
+    memcpy(out + head + text_len, at + 6, tail + 1);
+    *len = head + text_len + tail;
+    return out;
+}
+
+static llp_gen_params gen_params(const llp_summarizer_params *p, int budget)
+{
+    llp_gen_params g = { 0 };
+    g.sampling = p->sampling;
+    g.n_predict = budget;
+    g.stop = p->stop;
+    g.n_stop = p->n_stop;
+    g.chat = p->chat;
+    g.system = p->system;
+    return g;
+}
+
+/* Tokens of the wrapped prompt with empty text: what every call costs. */
+static int prompt_overhead(llp_summarizer *s, const char *tmpl, llp_err *err)
+{
+    size_t len;
+    char *prompt = fill_template(tmpl, "", 0, &len);
+    llp_tokens ids = { 0 };
+    int rc = llp_gen_tokenize_prompt(s->gen, prompt, len, &ids, err);
+    int n = rc ? -1 : (int)ids.n;
+    free(prompt);
+    llp_tokens_free(&ids);
+    return n;
+}
+
+llp_summarizer *llp_summarizer_new(llp_context *ctx, const llp_tokenizer *tok,
+                                   const llp_summarizer_params *p, llp_err *err)
+{
+    if (p->prompt && count_placeholders(p->prompt) != 1) {
+        llp_err_set(err, "the prompt template must contain {text} exactly once (found %d)",
+                    count_placeholders(p->prompt));
+        return NULL;
+    }
+    llp_summarizer *s = llp_calloc(1, sizeof *s);
+    s->ctx = ctx;
+    s->tok = tok;
+    s->p = *p;
+    s->prompt_chunk = p->prompt ? p->prompt : llp_summary_default_prompt(p->chat, false);
+    s->prompt_combine = p->prompt ? p->prompt : llp_summary_default_prompt(p->chat, true);
+    llp_gen_params gp = gen_params(p, p->max_tokens);
+    s->gen = llp_generator_new(ctx, tok, &gp);
+    int a = prompt_overhead(s, s->prompt_chunk, err);
+    int b = a < 0 ? -1 : prompt_overhead(s, s->prompt_combine, err);
+    if (a < 0 || b < 0) {
+        llp_summarizer_free(s);
+        return NULL;
+    }
+    s->overhead = a > b ? a : b;
+    int n_ctx = llp_context_n_ctx(ctx);
+    int avail = n_ctx - s->overhead - PROMPT_MARGIN;
+    /* chunk = avail - budget must hold two summaries: budget <= (avail - joins) / 3 */
+    int most = (avail - 2 * JOIN_TOKENS) / 3;
+    s->budget = p->max_tokens < most ? p->max_tokens : most;
+    if (s->budget < MIN_BUDGET) {
+        llp_err_set(err, "context of %d tokens is too small for the prompt (%d tokens) and a "
+                    "summary", n_ctx, s->overhead);
+        llp_summarizer_free(s);
+        return NULL;
+    }
+    s->chunk_tokens = avail - s->budget;
+    if (s->budget != p->max_tokens) {
+        llp_generator_free(s->gen);
+        gp = gen_params(p, s->budget);
+        s->gen = llp_generator_new(ctx, tok, &gp);
+    }
+    return s;
+}
+
+void llp_summarizer_free(llp_summarizer *s)
+{
+    if (!s) return;
+    llp_generator_free(s->gen);
+    free(s);
+}
+
+int llp_summarizer_budget(const llp_summarizer *s) { return s->budget; }
+int llp_summarizer_chunk_tokens(const llp_summarizer *s) { return s->chunk_tokens; }
+
+json_t *llp_summarizer_params_json(const llp_summarizer *s)
+{
+    const llp_summarizer_params *p = &s->p;
+    json_t *stops = json_array();
+    for (int i = 0; i < p->n_stop; i++) json_array_append_new(stops, json_string(p->stop[i]));
+    return json_pack("{s:i,s:s?,s:s,s:s?,s:f,s:i,s:f,s:f,s:f,s:I,s:o,s:i}",
+                     "max_tokens", s->budget, "prompt", p->prompt,
+                     "chat", llp_chat_format_name(p->chat), "system", p->system,
+                     "temp", (double)p->sampling.temp, "top_k", p->sampling.top_k,
+                     "top_p", (double)p->sampling.top_p, "min_p", (double)p->sampling.min_p,
+                     "repeat_penalty", (double)p->sampling.repeat_penalty,
+                     "seed", (json_int_t)p->sampling.seed, "stop", stops,
+                     "n_ctx", llp_context_n_ctx(s->ctx));
+}
+
+int llp_summarizer_run(void *ctx, int level, const char *text, size_t len, char **summary,
+                       int *tokens_in, int *tokens_out, llp_err *err)
+{
+    llp_summarizer *s = ctx;
+    size_t plen;
+    char *prompt = fill_template(level == 1 ? s->prompt_chunk : s->prompt_combine, text, len,
+                                 &plen);
+    llp_gen_result r;
+    int rc = llp_generate_text(s->gen, prompt, plen, NULL, &r, err);
+    free(prompt);
+    if (rc) return -1;
+    *summary = llp_strndup(r.text, r.len);
+    *tokens_in = r.tokens_in;
+    *tokens_out = r.tokens_out;
+    llp_gen_result_free(&r);
+    return 0;
+}
+
+/* ---- the store ------------------------------------------------------------------- */
+
+static void chunk_key(const llp_summary_store *s, int level, const char *text, size_t len,
+                      llp_cache_key *key)
+{
+    key->task = LLP_SUMMARY_CHUNK_TASK;
+    key->model_fp = s->model_fp ? s->model_fp : "";
+    key->params_hash = s->params_hash;
+    llp_hasher *h = llp_hasher_new();
+    llp_hasher_add_str(h, level == 1 ? "chunk" : "combine");
+    llp_hasher_add(h, text, len);
+    llp_hasher_finish(h, key->input_hash);
+}
+
+int llp_summary_store_lookup(void *ctx, int level, const char *text, size_t len,
+                             char **summary, llp_err *err)
+{
+    const llp_summary_store *s = ctx;
+    if (!s->store || s->no_cache) return 0;
+    llp_cache_key key;
+    chunk_key(s, level, text, len, &key);
+    json_t *out = NULL;
+    int hit = llp_store_cache_get(s->store, &key, &out, NULL, NULL, err);
+    if (hit <= 0) return hit;
+    const char *v = json_string_value(json_object_get(out, "summary"));
+    if (v) *summary = llp_strdup(v);
+    json_decref(out);
+    return v ? 1 : 0;
+}
+
+static json_t *node_ref(const char *doc, int level, int index)
+{
+    char *s;
+    if (asprintf(&s, "%s#L%d.%d", doc, level, index) < 0) abort();
+    json_t *j = llp_json_string(s, strlen(s));
+    free(s);
+    return j;
+}
+
+static json_t *node_output(const char *doc, const llp_summary_node *n)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "document", llp_json_string(doc, strlen(doc)));
+    json_object_set_new(o, "level", json_integer(n->level));
+    json_object_set_new(o, "index", json_integer(n->index));
+    json_object_set_new(o, "parent", n->parent ? node_ref(doc, n->level + 1, n->parent)
+                                                : json_null());
+    if (n->level > 1) {
+        json_t *kids = json_array();
+        for (int c = 0; c < n->n_children; c++)
+            json_array_append_new(kids, node_ref(doc, n->level - 1, n->first_child + c));
+        json_object_set_new(o, "children", kids);
+    } else {
+        json_object_set_new(o, "start", json_integer((json_int_t)n->start));
+        json_object_set_new(o, "end", json_integer((json_int_t)n->end));
+    }
+    json_object_set_new(o, "summary", llp_json_string(n->summary, strlen(n->summary)));
+    return o;
+}
+
+int llp_summary_store_tree(const llp_summary_store *s, const char *doc_id,
+                           const llp_summary_tree *t, llp_err *err)
+{
+    if (!s->store) return 0;
+    bool own = !llp_store_in_transaction(s->store);
+    if (own && llp_store_begin(s->store, err)) return -1;
+    for (int i = 0; i < t->n_nodes; i++) {
+        const llp_summary_node *n = &t->nodes[i];
+        llp_cache_key key;
+        chunk_key(s, n->level, n->input, strlen(n->input), &key);
+        char *rid;
+        if (asprintf(&rid, "%s#L%d.%d", doc_id, n->level, n->index) < 0) abort();
+        json_t *out = node_output(doc_id, n);
+        llp_item item = { .record_id = rid, .output = out, .tokens_in = n->tokens_in,
+                          .tokens_out = n->tokens_out, .cached = n->cached };
+        int rc = llp_store_item_put(s->store, s->job_id, &key, &item, err);
+        json_decref(out);
+        free(rid);
+        if (rc) {
+            if (own) llp_store_rollback(s->store);
+            return -1;
+        }
+    }
+    return own ? llp_store_commit(s->store, err) : 0;
+}
+
+int llp_summarize_document(llp_summarizer *s, llp_summary_store *store,
+                           bool (*should_stop)(void), const char *text, size_t len,
+                           llp_summary_tree *out, llp_err *err)
+{
+    llp_summarize_plan plan = {
+        .tok = s->tok, .chunk_tokens = s->chunk_tokens,
+        .summarize = llp_summarizer_run, .ctx = s,
+        .lookup = store ? llp_summary_store_lookup : NULL, .lookup_ctx = store,
+        .should_stop = should_stop,
+    };
+    return llp_summarize_tree(&plan, text, len, out, err);
+}

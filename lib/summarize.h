@@ -1,0 +1,180 @@
+/*
+ * summarize.h — summaries of documents of any length: a document that fits
+ * in the context is summarized in one call; a longer one is split into
+ * chunks that fit (split.h), each chunk is summarized, and the summaries
+ * are joined and summarized again, level by level, until one remains
+ * (map-reduce). Every summary made on the way is kept as a node of a tree,
+ * and can be recorded in the store under its document. Used by
+ * llp-summarize and the pipeline runner.
+ *
+ * Not for: generation itself (generate.h), chat formats (chat.h), reading
+ * documents or flags (the binary), or the store's schema (store.h).
+ *
+ * The tree of a document (docs/summarize.md shows it in the store):
+ *
+ *   level 3                  [L3.1]  = the document's summary
+ *                           /      \
+ *   level 2             [L2.1]    [L2.2]        joined level-1 summaries
+ *                      /  |  \     |   \
+ *   level 1        [L1.1][L1.2][L1.3][L1.4][L1.5]   chunks of the document
+ *
+ * Level 1 nodes summarize chunks of the document (bytes start..end of it);
+ * a node of level k > 1 summarizes the summaries of its children at level
+ * k-1, consecutive nodes joined by blank lines. A document that fits is one
+ * node, L1.1, which is also the root. Within a level, nodes are numbered
+ * from 1 in document order; each node but the root has one parent.
+ *
+ * Termination: the summary budget is capped so that at least two clipped
+ * summaries fit in one chunk, so every combining level at least halves the
+ * number of nodes.
+ */
+#ifndef LLP_SUMMARIZE_H
+#define LLP_SUMMARIZE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "chat.h"
+#include "generate.h"
+#include "model.h"
+#include "store.h"
+#include "tokenizer.h"
+#include "util.h"
+
+/* Returned by llp_summarize_document when should_stop turned true. */
+#define LLP_SUMMARIZE_STOPPED (-2)
+
+typedef struct llp_summary_node {
+    int level;              /* 1: a chunk of the document */
+    int index;              /* 1-based within its level, document order */
+    int parent;             /* index of the parent at level + 1; 0 for the root */
+    int first_child;        /* level > 1: index of the first child at level - 1 */
+    int n_children;         /* level > 1: children, consecutive from first_child */
+    size_t start, end;      /* level 1: bytes of the document; else 0, 0 */
+    int tokens_in;          /* prompt tokens of the call (0 when cached) */
+    int tokens_out;         /* tokens generated (0 when cached) */
+    char *input;            /* malloc'd: the text summarized (chunk, or joined children) */
+    char *summary;          /* malloc'd, trimmed */
+    bool cached;            /* taken from an earlier run */
+} llp_summary_node;
+
+typedef struct llp_summary_tree {
+    llp_summary_node *nodes;    /* level 1 first, then level 2, ...; root last */
+    int n_nodes;
+    int levels;                 /* 1 when the document fit in one chunk */
+    int n_leaves;               /* level-1 chunks (the `chunks` output field) */
+    int tokens_in, tokens_out;  /* over every node computed */
+} llp_summary_tree;
+
+void llp_summary_tree_free(llp_summary_tree *t);   /* leaves it zeroed */
+const llp_summary_node *llp_summary_root(const llp_summary_tree *t);
+
+/* ---- the map-reduce, independent of the model ---------------------------- */
+
+/* Summarize one text: a chunk of the document (level 1) or joined
+ * summaries (level > 1). *summary: malloc'd. Returns 0 or -1 with err. */
+typedef int (*llp_summarize_fn)(void *ctx, int level, const char *text, size_t len,
+                                char **summary, int *tokens_in, int *tokens_out,
+                                llp_err *err);
+
+/* Optional: a summary made earlier for the same text at the same kind of
+ * level; returns 1 with *summary malloc'd, 0 when there is none, -1 with
+ * err on a failure. */
+typedef int (*llp_summary_lookup_fn)(void *ctx, int level, const char *text, size_t len,
+                                     char **summary, llp_err *err);
+
+typedef struct llp_summarize_plan {
+    const llp_tokenizer *tok;   /* measures chunks */
+    int chunk_tokens;           /* most tokens of text one call may take */
+    llp_summarize_fn summarize;
+    void *ctx;                  /* for summarize */
+    llp_summary_lookup_fn lookup;   /* may be NULL */
+    void *lookup_ctx;
+    bool (*should_stop)(void);  /* polled between nodes; may be NULL */
+} llp_summarize_plan;
+
+/* Build the whole tree of text (len bytes, not empty). Returns 0, -1 with
+ * err set, or LLP_SUMMARIZE_STOPPED; on failure *out is left empty. */
+int llp_summarize_tree(const llp_summarize_plan *p, const char *text, size_t len,
+                       llp_summary_tree *out, llp_err *err);
+
+/* ---- summaries with a model ---------------------------------------------- */
+
+typedef struct llp_summarizer_params {
+    int max_tokens;             /* summary budget per call (tokens) */
+    const char *prompt;         /* template with exactly one {text}; NULL: defaults */
+    llp_chat_format chat;       /* how prompts are wrapped */
+    const char *system;         /* system prompt for chat formats, or NULL */
+    llp_sampling sampling;      /* temp 0: greedy */
+    const char *const *stop;
+    int n_stop;
+} llp_summarizer_params;
+
+typedef struct llp_summarizer llp_summarizer;
+
+/* Check the template, measure the prompt's own tokens, and choose the chunk
+ * size: n_ctx - prompt - budget - a small margin, with the budget lowered
+ * (never raised) until a chunk holds two summaries. Fails when the context
+ * cannot hold the prompt, a budget of 16 and three times that of text:
+ * "context of 64 tokens is too small for the prompt (58 tokens) and a
+ * summary". The summarizer uses sequence 0 of ctx. */
+llp_summarizer *llp_summarizer_new(llp_context *ctx, const llp_tokenizer *tok,
+                                   const llp_summarizer_params *p, llp_err *err);
+void llp_summarizer_free(llp_summarizer *s);
+
+int llp_summarizer_budget(const llp_summarizer *s);        /* after capping */
+int llp_summarizer_chunk_tokens(const llp_summarizer *s);
+
+/* Read a --prompt-file: the whole file, malloc'd and NUL-terminated, or
+ * NULL with err naming the file. */
+char *llp_summary_read_template(const char *path, llp_err *err);
+
+/* The default templates for a chat format: level 1 (a chunk) and combining. */
+const char *llp_summary_default_prompt(llp_chat_format chat, bool combine);
+
+/* The parameters that decide a summary, for cache keys and jobs.params. */
+json_t *llp_summarizer_params_json(const llp_summarizer *s);
+
+/* llp_summarize_fn over the model: the template around the text, then
+ * generation with the budget. ctx is the llp_summarizer. */
+int llp_summarizer_run(void *ctx, int level, const char *text, size_t len, char **summary,
+                       int *tokens_in, int *tokens_out, llp_err *err);
+
+/* ---- the tree in the store ------------------------------------------------
+ * Each node becomes an item of the job with task LLP_SUMMARY_CHUNK_TASK,
+ * record_id "DOC#L<level>.<index>", and output
+ *   {"document": DOC, "level": k, "index": i, "parent": "DOC#L<k+1>.<p>"
+ *    or null, "children": ["DOC#L<k-1>.<c>", ...] (level > 1),
+ *    "start": s, "end": e (level 1), "summary": "..."}
+ * Its cache key is (task, model_fp, params_hash, hash of the level kind and
+ * the text summarized), so a later run reuses the summary of every chunk
+ * that did not change, even when its document did. */
+#define LLP_SUMMARY_CHUNK_TASK "summarize-chunk"
+
+typedef struct llp_summary_store {
+    llp_store *store;           /* NULL: nothing recorded, nothing cached */
+    int64_t job_id;
+    const char *model_fp;
+    const char *params_hash;
+    bool no_cache;              /* record, but never reuse */
+} llp_summary_store;
+
+/* llp_summary_lookup_fn over the store; ctx is an llp_summary_store. */
+int llp_summary_store_lookup(void *ctx, int level, const char *text, size_t len,
+                             char **summary, llp_err *err);
+
+/* Record every node of a document's tree, in one transaction (or in the
+ * one already open). Returns 0 or -1 with err. */
+int llp_summary_store_tree(const llp_summary_store *s, const char *doc_id,
+                           const llp_summary_tree *t, llp_err *err);
+
+/* The tree of one document with the model: llp_summarize_tree over
+ * llp_summarizer_run, reusing summaries found in the store (store may be
+ * NULL). should_stop may be NULL. Returns as llp_summarize_tree. */
+int llp_summarize_document(llp_summarizer *s, llp_summary_store *store,
+                           bool (*should_stop)(void), const char *text, size_t len,
+                           llp_summary_tree *out, llp_err *err);
+
+#endif
