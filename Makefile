@@ -107,13 +107,13 @@ clean:
 # over their own build of lib/ in build/fuzz, each run for FUZZ_SECONDS from
 # the seeds in tests/fuzz/corpus/NAME (new inputs go to build/fuzz/corpus/NAME,
 # crashes to build/fuzz/NAME-crash-*). The YAML harness joins once
-# lib/pipeline.h exists.
+# lib/pipeline_load.c exists.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_DIR     := build/fuzz
 FUZZ_CFLAGS  := -std=c11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter \
                 -pthread -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_NAMES   := gguf tokenizer csv jsonl $(if $(wildcard lib/pipeline.h),yaml)
+FUZZ_NAMES   := gguf tokenizer csv jsonl $(if $(wildcard lib/pipeline_load.c),yaml)
 FUZZ_LIB_A   := $(FUZZ_DIR)/libllamapipe.a
 # The harnesses reach no kernel (and clang 14 lacks the "f16c" CPU check the
 # dispatcher uses), so lib/kernels stays out of this build.
