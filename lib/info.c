@@ -284,11 +284,13 @@ void llp_model_info_print(const json_t *info, FILE *out)
     fprintf(out, "context length:  %s\n", int_text(info, "context_length", a, sizeof a));
     fprintf(out, "rope base:       %g\n", json_real_value(json_object_get(info, "rope_base")));
     human_bytes((double)json_integer_value(json_object_get(info, "tensor_bytes")), s1, sizeof s1);
-    fprintf(out, "tensors:         %s, %s of weights, %.2f bits per weight%s\n",
-            int_text(info, "n_tensors", a, sizeof a), s1,
-            json_real_value(json_object_get(info, "bits_per_weight")),
-            json_is_true(json_object_get(info, "output_tied")) ? ", output tied to token_embd"
-                                                               : "");
+    fprintf(out, "tensors:         %s, %s of weights", int_text(info, "n_tensors", a, sizeof a),
+            s1);
+    if (json_is_real(json_object_get(info, "bits_per_weight")))
+        fprintf(out, ", %.2f bits per weight",
+                json_real_value(json_object_get(info, "bits_per_weight")));
+    fprintf(out, "%s\n", json_is_true(json_object_get(info, "output_tied"))
+                             ? ", output tied to token_embd" : "");
     size_t i;
     const json_t *w;
     json_array_foreach(json_object_get(info, "weights"), i, w) {
