@@ -100,6 +100,10 @@ struct llp_batch {
 
     bool fatal, interrupted, pipe_closed;
     llp_err err;
+    /* A later input failed to read (fatal, reported as read_err once the
+     * records read before it are computed, written and recorded). */
+    bool read_failed;
+    llp_err read_err;
 };
 
 llp_store *llp_batch_store(llp_batch *b) { return b ? b->store : NULL; }
@@ -448,8 +452,12 @@ static void read_loop(llp_batch *b)
         if (rc == 0) return;
         if (rc < 0) {
             /* A signal interrupting a blocked read is not a read error. */
-            if (stop_signal) b->interrupted = true;
-            else b->fatal = true;
+            if (stop_signal) {
+                b->interrupted = true;
+            } else {
+                b->read_failed = true;
+                b->read_err = b->err;
+            }
             return;
         }
         if (cli->shard_n > 1 &&
@@ -519,6 +527,10 @@ int llp_batch_run(const llp_cli *cli, const llp_batch_tool *tool, int argc,
 
     read_loop(&b);
     if (b.n_group > 0 && !b.fatal) flush_group(&b);
+    if (b.read_failed && !b.fatal) {
+        b.fatal = true;
+        b.err = b.read_err;
+    }
 
     llp_err close_err;
     int w = llp_writer_close(b.writer, &close_err);

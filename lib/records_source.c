@@ -44,6 +44,15 @@ int source_open(llp_source *s, const char *path, llp_err *err)
     while (s->pre_len < 3 && pre_fill(s, 1) == 1)
         if (memcmp(s->pre, "\xEF\xBB\xBF", s->pre_len) != 0) break;
     if (s->pre_len == 3 && memcmp(s->pre, "\xEF\xBB\xBF", 3) == 0) s->pre_pos = 3;
+    /* A file that opens but cannot be read (EIO, a directory on stdin) fails
+     * here, while errno still says why; later reads would see only the
+     * stream's error flag. */
+    if (ferror(s->f)) {
+        int e = errno;
+        llp_err_set(err, "%s: read error: %s", s->name, strerror(e));
+        source_close(s);
+        return -1;
+    }
     return 0;
 }
 

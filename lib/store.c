@@ -125,8 +125,13 @@ int store_fail(llp_store *s, llp_err *err, int rc, const char *what)
         return llp_err_set(err, "%s: not a llamapipe store, or corrupt (%s)",
                            path, msg);
     case SQLITE_IOERR:
-    case SQLITE_CANTOPEN:
+    case SQLITE_CANTOPEN: {
+        /* The system's reason (a directory, a read-only file system, no
+         * space) tells the user more than SQLite's own message. */
+        int sys = s && s->db ? sqlite3_system_errno(s->db) : 0;
+        if (sys) return llp_err_set(err, "%s: %s: %s (%s)", path, msg, strerror(sys), what);
         return llp_err_set(err, "%s: %s (%s)", path, msg, what);
+    }
     default:
         return llp_err_set(err, "%s: %s (%s)", path, msg, what);
     }
