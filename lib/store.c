@@ -211,6 +211,23 @@ static int make_parent_dirs(const char *path, llp_err *err)
     return 0;
 }
 
+/* A store that does not exist yet needs a directory it can be created in.
+ * Checked first because SQLite, failing to create it, retries read-only and
+ * reports that retry's "No such file or directory" instead of the reason
+ * (a read-only file system, say). */
+static int check_creatable(const char *path, llp_err *err)
+{
+    if (access(path, F_OK) == 0 || errno != ENOENT) return 0;
+    char *dir = llp_strdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash) slash[slash == dir] = '\0';
+    int rc = access(slash ? dir : ".", W_OK);
+    int e = errno;
+    free(dir);
+    if (rc == 0) return 0;
+    return llp_err_set(err, "%s: cannot create the store: %s", path, strerror(e));
+}
+
 /* ---- open, migrate, close ------------------------------------------------ */
 
 int llp_store_user_version(llp_store *s)
@@ -266,6 +283,7 @@ llp_store *llp_store_open(const char *path, llp_err *err)
         return NULL;
     }
     if (make_parent_dirs(path, err)) return NULL;
+    if (check_creatable(path, err)) return NULL;
     llp_store *s = llp_calloc(1, sizeof *s);
     s->path = llp_strdup(path);
     int rc = sqlite3_open_v2(path, &s->db,
