@@ -1,0 +1,980 @@
+/*
+ * pipeline_load.c — a pipeline file to a validated plan (pipeline.h): YAML
+ * through libyaml's event API into a small tree that keeps every node's
+ * line and column, ${VAR} and ${VAR:-default} expanded in scalar values,
+ * then every key checked, collecting every problem rather than stopping at
+ * the first, so one run of llp-run shows all that is wrong with a file.
+ *
+ * Not for: what option values mean (pipeline_schema.c checks them through
+ * the binaries' parsers) or running anything (pipeline_run.c).
+ *
+ * Why a tree of our own rather than libyaml's document API: the document
+ * API keeps marks too, but it resolves nothing we need and cannot report
+ * duplicate keys with both positions, which we want to.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "pipeline_internal.h"
+
+/* ---- problems ---------------------------------------------------------------- */
+
+void llp_pipeline_problem_add(llp_pipeline_problems *p, int line, int column, const char *fmt,
+                              ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (p->n == p->cap) {
+        p->cap = p->cap ? 2 * p->cap : 8;
+        p->items = llp_realloc(p->items, sizeof *p->items * (size_t)p->cap);
+    }
+    p->items[p->n++] = (llp_pipeline_problem){ line, column, llp_strdup(buf) };
+}
+
+void llp_pipeline_problems_print(llp_pipeline_problems *p, const char *file, FILE *out)
+{
+    /* insertion sort: stable, and files have few problems */
+    for (int i = 1; i < p->n; i++) {
+        llp_pipeline_problem x = p->items[i];
+        int j = i;
+        while (j > 0 && (p->items[j - 1].line > x.line ||
+                         (p->items[j - 1].line == x.line && p->items[j - 1].column > x.column))) {
+            p->items[j] = p->items[j - 1];
+            j--;
+        }
+        p->items[j] = x;
+    }
+    for (int i = 0; i < p->n; i++) {
+        if (p->items[i].line > 0)
+            fprintf(out, "%s:%d:%d: %s\n", file, p->items[i].line, p->items[i].column,
+                    p->items[i].message);
+        else
+            fprintf(out, "%s: %s\n", file, p->items[i].message);
+    }
+}
+
+void llp_pipeline_problems_free(llp_pipeline_problems *p)
+{
+    for (int i = 0; i < p->n; i++) free(p->items[i].message);
+    free(p->items);
+    memset(p, 0, sizeof *p);
+}
+
+/* ---- the YAML tree ------------------------------------------------------------- */
+
+typedef enum { Y_SCALAR, Y_SEQ, Y_MAP } ykind;
+
+typedef struct ynode {
+    ykind kind;
+    int line, col;            /* 1-based start of the node */
+    char *str;                /* scalar: the value, ${...} expanded */
+    bool null;                /* scalar: empty plain, ~ or null */
+    bool bad;                 /* scalar: expansion failed (already reported) */
+    struct ynode **kids;      /* seq: items; map: key, value, key, value... */
+    int n;                    /* kids */
+} ynode;
+
+typedef struct loader {
+    const char *path;
+    llp_pipeline_problems *problems;
+    yaml_parser_t parser;
+    bool syntax_error;
+} loader;
+
+static void problem(loader *L, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void problem(loader *L, int line, int col, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    llp_pipeline_problem_add(L->problems, line, col, "%s", buf);
+}
+
+static void node_free(ynode *n)
+{
+    if (!n) return;
+    for (int i = 0; i < n->n; i++) node_free(n->kids[i]);
+    free(n->kids);
+    free(n->str);
+    free(n);
+}
+
+static void node_push(ynode *parent, ynode *kid)
+{
+    parent->kids = llp_realloc(parent->kids, sizeof *parent->kids * (size_t)(parent->n + 1));
+    parent->kids[parent->n++] = kid;
+}
+
+static const char *kind_name(const ynode *n)
+{
+    if (n->kind == Y_SEQ) return "a list";
+    if (n->kind == Y_MAP) return "a mapping";
+    return n->null ? "nothing" : "a string";
+}
+
+/* ${VAR} and ${VAR:-default} (the default also when VAR is empty, as in
+ * sh); $${ is a literal ${. Returns the expansion, or NULL after reporting
+ * the problem at the scalar's position. */
+static char *expand(loader *L, const char *s, int line, int col)
+{
+    size_t cap = strlen(s) + 1, n = 0;
+    char *out = llp_malloc(cap);
+#define PUT(p, len) do { \
+        size_t len_ = (len); \
+        while (n + len_ + 1 > cap) { cap *= 2; out = llp_realloc(out, cap); } \
+        memcpy(out + n, (p), len_); n += len_; } while (0)
+    for (const char *p = s; *p;) {
+        if (p[0] == '$' && p[1] == '$' && p[2] == '{') {
+            PUT("${", 2);
+            p += 3;
+            continue;
+        }
+        if (!(p[0] == '$' && p[1] == '{')) {
+            PUT(p, 1);
+            p++;
+            continue;
+        }
+        const char *name = p + 2, *q = name;
+        if (isalpha((unsigned char)*q) || *q == '_')
+            while (isalnum((unsigned char)*q) || *q == '_') q++;
+        size_t name_len = (size_t)(q - name);
+        const char *def = NULL;
+        size_t def_len = 0;
+        if (name_len > 0 && q[0] == ':' && q[1] == '-') {
+            def = q + 2;
+            const char *close = strchr(def, '}');
+            if (!close) goto unterminated;
+            def_len = (size_t)(close - def);
+            q = close;
+        }
+        if (name_len == 0 || *q != '}') {
+            if (!strchr(p, '}')) goto unterminated;
+            problem(L, line, col, "bad ${...}: expected ${NAME} or ${NAME:-default}, got '%.*s'",
+                    (int)(strchr(p, '}') - p + 1), p);
+            free(out);
+            return NULL;
+        }
+        char var[256];
+        snprintf(var, sizeof var, "%.*s", (int)name_len, name);
+        const char *value = getenv(var);
+        if (value && *value) PUT(value, strlen(value));
+        else if (def) PUT(def, def_len);
+        else if (value) PUT("", 0);
+        else {
+            problem(L, line, col,
+                    "undefined environment variable '%s' (set it, or write ${%s:-default})", var,
+                    var);
+            free(out);
+            return NULL;
+        }
+        p = q + 1;
+    }
+#undef PUT
+    out[n] = 0;
+    return out;
+unterminated:
+    problem(L, line, col, "unterminated ${ (expected ${NAME} or ${NAME:-default})");
+    free(out);
+    return NULL;
+}
+
+static void syntax_problem(loader *L)
+{
+    const yaml_parser_t *p = &L->parser;
+    L->syntax_error = true;
+    int line = (int)p->problem_mark.line + 1, col = (int)p->problem_mark.column + 1;
+    if (p->error == YAML_READER_ERROR) {
+        problem(L, 1, 1, "not readable as YAML text: %s", p->problem ? p->problem : "bad bytes");
+        return;
+    }
+    if (p->context)
+        problem(L, line, col, "YAML syntax error: %s (%s at line %d, column %d)", p->problem,
+                p->context, (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+    else
+        problem(L, line, col, "YAML syntax error: %s", p->problem ? p->problem : "unknown");
+}
+
+static bool next_event(loader *L, yaml_event_t *ev)
+{
+    if (yaml_parser_parse(&L->parser, ev)) return true;
+    syntax_problem(L);
+    return false;
+}
+
+static bool is_null_scalar(const yaml_event_t *ev)
+{
+    if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return false;
+    const char *v = (const char *)ev->data.scalar.value;
+    return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
+           !strcmp(v, "NULL");
+}
+
+/* Build the node starting with event ev (consumed). Keys are not expanded:
+ * they are names, and a key that looks like ${X} is simply unknown. Returns
+ * NULL on a syntax error. */
+static ynode *build(loader *L, yaml_event_t *ev, bool is_key)
+{
+    ynode *n = llp_calloc(1, sizeof *n);
+    n->line = (int)ev->start_mark.line + 1;
+    n->col = (int)ev->start_mark.column + 1;
+    switch (ev->type) {
+    case YAML_SCALAR_EVENT: {
+        n->kind = Y_SCALAR;
+        n->null = is_null_scalar(ev);
+        const char *v = (const char *)ev->data.scalar.value;
+        n->str = is_key ? llp_strdup(v) : expand(L, v, n->line, n->col);
+        if (!n->str) {
+            n->bad = true;
+            n->str = llp_strdup(v);
+        }
+        yaml_event_delete(ev);
+        return n;
+    }
+    case YAML_ALIAS_EVENT:
+        problem(L, n->line, n->col, "aliases (*name) are not supported in pipeline files");
+        n->kind = Y_SCALAR;
+        n->bad = true;
+        n->str = llp_strdup("");
+        yaml_event_delete(ev);
+        return n;
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT: {
+        bool map = ev->type == YAML_MAPPING_START_EVENT;
+        yaml_event_type_t end = map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
+        n->kind = map ? Y_MAP : Y_SEQ;
+        yaml_event_delete(ev);
+        for (bool key = map;; key = map ? !key : false) {
+            yaml_event_t e;
+            if (!next_event(L, &e)) goto fail;
+            if (e.type == end) {
+                yaml_event_delete(&e);
+                break;
+            }
+            if (key && e.type != YAML_SCALAR_EVENT)
+                problem(L, (int)e.start_mark.line + 1, (int)e.start_mark.column + 1,
+                        "keys must be plain names, not lists or mappings");
+            ynode *kid = build(L, &e, key);
+            if (!kid) goto fail;
+            if (key && kid->kind != Y_SCALAR) kid->bad = true;
+            if (key && kid->kind == Y_SCALAR)
+                for (int i = 0; i < n->n; i += 2)
+                    if (n->kids[i]->kind == Y_SCALAR && !strcmp(n->kids[i]->str, kid->str)) {
+                        problem(L, kid->line, kid->col,
+                                "duplicate key '%s' (first at line %d, column %d)", kid->str,
+                                n->kids[i]->line, n->kids[i]->col);
+                        kid->bad = true;
+                        break;
+                    }
+            node_push(n, kid);
+        }
+        return n;
+    }
+    default:
+        break;
+    }
+    yaml_event_delete(ev);
+fail:
+    node_free(n);
+    return NULL;
+}
+
+/* Lines whose indentation holds a tab: libyaml stops at the first with a
+ * message about tokens; this names the cause, for every such line. */
+static int report_tabs(loader *L, const char *text, size_t len)
+{
+    int found = 0, line = 1;
+    for (size_t i = 0; i < len;) {
+        size_t j = i;
+        while (j < len && (text[j] == ' ' || text[j] == '\t')) {
+            if (text[j] == '\t') {
+                problem(L, line, (int)(j - i) + 1,
+                        "tab character in indentation (YAML indents with spaces)");
+                found++;
+                break;
+            }
+            j++;
+        }
+        while (i < len && text[i] != '\n') i++;
+        i++;
+        line++;
+    }
+    return found;
+}
+
+/* Parse the whole text into the root node (NULL for an empty document or
+ * a syntax error, reported). */
+static ynode *parse_text(loader *L, const char *text, size_t len, bool *empty)
+{
+    *empty = false;
+    yaml_parser_initialize(&L->parser);
+    yaml_parser_set_input_string(&L->parser, (const unsigned char *)text, len);
+    ynode *root = NULL;
+    yaml_event_t ev;
+    bool done = false;
+    while (!done) {
+        if (!next_event(L, &ev)) break;
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            yaml_event_delete(&ev);
+            break;
+        case YAML_DOCUMENT_START_EVENT:
+            if (root) {
+                problem(L, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
+                        "a pipeline file holds one YAML document, this is a second");
+                done = true;
+            }
+            yaml_event_delete(&ev);
+            break;
+        case YAML_SCALAR_EVENT:
+        case YAML_ALIAS_EVENT:
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            root = build(L, &ev, false);
+            if (!root) done = true;
+            break;
+        default:
+            yaml_event_delete(&ev);
+        }
+    }
+    yaml_parser_delete(&L->parser);
+    if (L->syntax_error) {
+        /* A tab in the indentation is the usual cause; say so instead. */
+        llp_pipeline_problems saved = *L->problems;
+        memset(L->problems, 0, sizeof *L->problems);
+        if (report_tabs(L, text, len) > 0) {
+            llp_pipeline_problems_free(&saved);
+        } else {
+            llp_pipeline_problems_free(L->problems);
+            *L->problems = saved;
+        }
+        node_free(root);
+        return NULL;
+    }
+    if (!root) *empty = true;
+    return root;
+}
+
+/* ---- checking values -------------------------------------------------------------- */
+
+static ynode *map_get(const ynode *map, const char *key)
+{
+    if (!map || map->kind != Y_MAP) return NULL;
+    for (int i = 0; i + 1 < map->n; i += 2)
+        if (!map->kids[i]->bad && !strcmp(map->kids[i]->str, key)) return map->kids[i + 1];
+    return NULL;
+}
+
+static const ynode *map_key(const ynode *map, const char *key)
+{
+    for (int i = 0; i + 1 < map->n; i += 2)
+        if (!map->kids[i]->bad && !strcmp(map->kids[i]->str, key)) return map->kids[i];
+    return NULL;
+}
+
+/* Report every key of map not in names[] (with a suggestion). */
+static void check_keys(loader *L, const ynode *map, const char *where,
+                       const char *const *names, int n_names)
+{
+    for (int i = 0; i + 1 < map->n; i += 2) {
+        const ynode *k = map->kids[i];
+        if (k->bad) continue;
+        bool known = false;
+        for (int j = 0; j < n_names && !known; j++) known = !strcmp(k->str, names[j]);
+        if (known) continue;
+        const char *s = pl_suggest(k->str, names, n_names);
+        char list[512] = "";
+        for (int j = 0; j < n_names; j++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", j ? ", " : "",
+                     names[j]);
+        if (s)
+            problem(L, k->line, k->col, "%sunknown key '%s' (did you mean '%s'?)", where, k->str, s);
+        else
+            problem(L, k->line, k->col, "%sunknown key '%s' (expected one of: %s)", where, k->str,
+                    list);
+    }
+}
+
+/* A non-empty string value, or NULL after reporting. */
+static const char *get_string(loader *L, const ynode *v, const char *what)
+{
+    if (v->kind == Y_SCALAR && v->bad) return NULL;
+    if (v->kind != Y_SCALAR || v->null) {
+        problem(L, v->line, v->col, "%s: expected a string, got %s", what, kind_name(v));
+        return NULL;
+    }
+    if (!*v->str) {
+        problem(L, v->line, v->col, "%s: the value is empty", what);
+        return NULL;
+    }
+    return v->str;
+}
+
+/* true/false (also yes/no, on/off). Returns 0/1, or -1 after reporting. */
+static int parse_bool(const char *s)
+{
+    static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON" };
+    static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF" };
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        if (!strcmp(s, yes[i])) return 1;
+        if (!strcmp(s, no[i])) return 0;
+    }
+    return -1;
+}
+
+static int get_bool(loader *L, const ynode *v, const char *what)
+{
+    if (v->kind == Y_SCALAR && v->bad) return -1;
+    int b = v->kind == Y_SCALAR && !v->null ? parse_bool(v->str) : -1;
+    if (b < 0) {
+        if (v->kind == Y_SCALAR && !v->null)
+            problem(L, v->line, v->col, "%s: expected true or false, got '%s'", what, v->str);
+        else
+            problem(L, v->line, v->col, "%s: expected true or false, got %s", what, kind_name(v));
+    }
+    return b;
+}
+
+/* A path or a list of paths into *paths (appended). */
+static void get_paths(loader *L, const ynode *v, const char *what, llp_pipeline *p,
+                      llp_pipeline_input *in)
+{
+    if (v->kind == Y_MAP) {
+        problem(L, v->line, v->col, "%s: expected a path or a list of paths, got a mapping", what);
+        return;
+    }
+    int n = v->kind == Y_SEQ ? v->n : 1;
+    if (v->kind == Y_SEQ && n == 0) problem(L, v->line, v->col, "%s: the list is empty", what);
+    for (int i = 0; i < n; i++) {
+        const ynode *item = v->kind == Y_SEQ ? v->kids[i] : v;
+        const char *s = get_string(L, item, what);
+        if (!s) continue;
+        in->paths = llp_realloc(in->paths, sizeof *in->paths * (size_t)(in->n_paths + 1));
+        in->paths[in->n_paths++] = llp_strdup(s);
+        p->files = llp_realloc(p->files, sizeof *p->files * (size_t)(p->n_files + 1));
+        p->files[p->n_files++] = (llp_pipeline_file){ llp_strdup(s), "input", true, item->line,
+                                                      item->col };
+    }
+}
+
+static void add_file(llp_pipeline *p, const char *path, const char *what, const ynode *at)
+{
+    p->files = llp_realloc(p->files, sizeof *p->files * (size_t)(p->n_files + 1));
+    p->files[p->n_files++] = (llp_pipeline_file){ llp_strdup(path), what, false, at->line,
+                                                  at->col };
+}
+
+/* An integer setting checked by the same parser as the command line's
+ * (threads, ctx_size). Returns 0 and sets *out, or -1 after reporting. */
+static int get_common_int(loader *L, const ynode *v, const char *key, int *out)
+{
+    const pl_option *o = pl_option_find(LLP_STEP_TOKENIZE, key);
+    if (v->kind == Y_SCALAR && v->bad) return -1;
+    if (v->kind != Y_SCALAR || v->null) {
+        problem(L, v->line, v->col, "%s: expected an integer, got %s", key, kind_name(v));
+        return -1;
+    }
+    char flag[64];
+    snprintf(flag, sizeof flag, "--%s", o->flag);
+    char *words[2] = { flag, v->str };
+    llp_err err;
+    if (pl_check_option(LLP_STEP_TOKENIZE, o, words, 2, &err)) {
+        problem(L, v->line, v->col, "%s", err.msg);
+        return -1;
+    }
+    *out = atoi(v->str);
+    return 0;
+}
+
+/* ---- sections ------------------------------------------------------------------- */
+
+static const char *const input_sources[] = { "csv", "tsv", "jsonl", "lines", "files", "stdin" };
+enum { N_SOURCES = 6 };
+
+static void load_input(loader *L, const ynode *v, llp_pipeline *p)
+{
+    llp_pipeline_input *in = &p->input;
+    if (v->kind != Y_MAP) {
+        if (!(v->kind == Y_SCALAR && v->bad))
+            problem(L, v->line, v->col, "input: expected a mapping (e.g. csv: PATH), got %s",
+                    kind_name(v));
+        return;
+    }
+    static const char *const keys[] = { "csv", "tsv", "jsonl", "lines", "files", "stdin",
+                                        "column", "field", "id_column", "no_header", "documents" };
+    check_keys(L, v, "input: ", keys, sizeof keys / sizeof keys[0]);
+    const ynode *first = NULL;
+    for (int i = 0; i + 1 < v->n; i += 2) {
+        const ynode *k = v->kids[i], *val = v->kids[i + 1];
+        int kind = -1;
+        for (int j = 0; j < N_SOURCES; j++)
+            if (!k->bad && !strcmp(k->str, input_sources[j])) kind = j;
+        if (kind < 0) continue;
+        if (first) {
+            problem(L, k->line, k->col,
+                    "input: give one source, got '%s' and '%s' (each pipeline reads one)",
+                    first->str, k->str);
+            continue;
+        }
+        first = k;
+        in->kind = (llp_input_kind)kind;
+        if (kind == LLP_INPUT_STDIN) {
+            int b = get_bool(L, val, "stdin");
+            if (b == 0)
+                problem(L, val->line, val->col,
+                        "stdin: false reads nothing; name a source (csv, jsonl, files...) instead");
+        } else {
+            get_paths(L, val, k->str, p, in);
+        }
+    }
+    if (!first)
+        problem(L, v->line, v->col,
+                "input: no source; give one of csv, tsv, jsonl, lines, files, stdin");
+
+    const ynode *col = map_get(v, "column"), *field = map_get(v, "field");
+    if (col && field) {
+        const ynode *k = map_key(v, "field");
+        const ynode *kc = map_key(v, "column");
+        const ynode *later = k->line > kc->line || (k->line == kc->line && k->col > kc->col) ? k : kc;
+        problem(L, later->line, later->col,
+                "input: column and field name the same thing (the text); give one");
+    }
+    const ynode *name = col ? col : field;
+    const char *s;
+    if (name && (s = get_string(L, name, col ? "column" : "field"))) in->text_name = llp_strdup(s);
+    const ynode *id = map_get(v, "id_column");
+    if (id && (s = get_string(L, id, "id_column"))) in->id_column = llp_strdup(s);
+    const ynode *nh = map_get(v, "no_header");
+    if (nh && get_bool(L, nh, "no_header") == 1) {
+        in->no_header = true;
+        if (first && in->kind != LLP_INPUT_CSV && in->kind != LLP_INPUT_TSV)
+            problem(L, nh->line, nh->col, "no_header: only for csv and tsv input");
+    }
+    const ynode *docs = map_get(v, "documents");
+    if (docs && get_bool(L, docs, "documents") == 1) {
+        in->documents = true;
+        if (first && in->kind != LLP_INPUT_FILES && in->kind != LLP_INPUT_STDIN)
+            problem(L, docs->line, docs->col, "documents: only for files and stdin input");
+    }
+}
+
+static void load_output(loader *L, const ynode *v, llp_pipeline *p)
+{
+    llp_pipeline_output *out = &p->output;
+    if (v->kind != Y_MAP) {
+        if (!(v->kind == Y_SCALAR && v->bad))
+            problem(L, v->line, v->col, "output: expected a mapping (e.g. jsonl: PATH), got %s",
+                    kind_name(v));
+        return;
+    }
+    static const char *const keys[] = { "csv", "jsonl", "tsv", "stdout", "format" };
+    check_keys(L, v, "output: ", keys, 5);
+    const ynode *first = NULL;
+    for (int i = 0; i + 1 < v->n; i += 2) {
+        const ynode *k = v->kids[i], *val = v->kids[i + 1];
+        if (k->bad || !strcmp(k->str, "format")) continue;
+        int target = -1;
+        for (int j = 0; j < 4; j++)
+            if (!strcmp(k->str, keys[j])) target = j;
+        if (target < 0) continue;
+        if (first) {
+            problem(L, k->line, k->col, "output: give one target, got '%s' and '%s'", first->str,
+                    k->str);
+            continue;
+        }
+        first = k;
+        if (target == 3) {
+            if (get_bool(L, val, "stdout") == 0)
+                problem(L, val->line, val->col,
+                        "stdout: false writes nothing; name a file (csv:, jsonl:, tsv:) instead");
+            continue;
+        }
+        const char *s = get_string(L, val, k->str);
+        if (s) out->path = llp_strdup(s);
+        llp_format_parse_out(k->str, &out->format, NULL);
+    }
+    if (!first) problem(L, v->line, v->col, "output: no target; give one of csv, jsonl, tsv, stdout");
+    const ynode *fmt = map_get(v, "format");
+    if (fmt) {
+        const char *s = get_string(L, fmt, "format");
+        llp_err err;
+        if (first && strcmp(first->str, "stdout") != 0)
+            problem(L, fmt->line, fmt->col, "format: only with stdout: true (the file key names the format)");
+        else if (s && llp_format_parse_out(s, &out->format, &err))
+            problem(L, fmt->line, fmt->col, "format: %s", err.msg);
+    }
+}
+
+/* One option of a step into words (see pl_option). */
+static void option_words(loader *L, llp_step_tool t, const pl_option *o, const ynode *v,
+                         llp_pipeline_step *st)
+{
+    const char *tool = llp_step_tool_name(t);
+    static const char *const type_names[] = { "a string", "an integer", "a number",
+                                              "true or false", "a list of strings" };
+    char flag[64];
+    snprintf(flag, sizeof flag, "--%s", o->flag);
+    char *words[256];
+    int n = 0;
+    char *joined = NULL;
+    if (v->kind == Y_SCALAR && v->bad) return;
+    if (o->type != PL_LIST && (v->kind != Y_SCALAR || v->null)) {
+        problem(L, v->line, v->col, "%s: %s: expected %s, got %s", tool, o->name,
+                type_names[o->type], kind_name(v));
+        return;
+    }
+    switch (o->type) {
+    case PL_STRING:
+    case PL_INT:
+    case PL_FLOAT:
+        words[n++] = flag;
+        words[n++] = v->str;
+        break;
+    case PL_BOOL: {
+        int b = parse_bool(v->str);
+        if (b < 0) {
+            problem(L, v->line, v->col, "%s: %s: expected true or false, got '%s'", tool, o->name,
+                    v->str);
+            return;
+        }
+        if (b) words[n++] = flag;
+        else if (o->flag_false) words[n++] = (char *)"";   /* replaced below */
+        break;
+    }
+    case PL_LIST: {
+        if (v->kind == Y_MAP || (v->kind == Y_SCALAR && v->null)) {
+            problem(L, v->line, v->col, "%s: %s: expected a list of strings, got %s", tool,
+                    o->name, kind_name(v));
+            return;
+        }
+        int items = v->kind == Y_SEQ ? v->n : 1;
+        if (items == 0) {
+            problem(L, v->line, v->col, "%s: %s: the list is empty", tool, o->name);
+            return;
+        }
+        if (items > 120) {
+            problem(L, v->line, v->col, "%s: %s: too many items (%d)", tool, o->name, items);
+            return;
+        }
+        size_t len = 1;
+        for (int i = 0; i < items; i++) {
+            const ynode *it = v->kind == Y_SEQ ? v->kids[i] : v;
+            if (it->kind == Y_SCALAR && it->bad) return;
+            if (it->kind != Y_SCALAR || it->null) {
+                problem(L, it->line, it->col, "%s: %s: expected a list of strings, item %d is %s",
+                        tool, o->name, i + 1, kind_name(it));
+                return;
+            }
+            if (o->join && v->kind == Y_SEQ && strchr(it->str, ',')) {
+                problem(L, it->line, it->col, "%s: %s: item %d ('%s') holds a comma", tool,
+                        o->name, i + 1, it->str);
+                return;
+            }
+            len += strlen(it->str) + 1;
+        }
+        if (o->join) {
+            joined = llp_calloc(1, len);
+            for (int i = 0; i < items; i++) {
+                const ynode *it = v->kind == Y_SEQ ? v->kids[i] : v;
+                if (i) strcat(joined, ",");
+                strcat(joined, it->str);
+            }
+            words[n++] = flag;
+            words[n++] = joined;
+        } else {
+            for (int i = 0; i < items; i++) {
+                words[n++] = flag;
+                words[n++] = (v->kind == Y_SEQ ? v->kids[i] : v)->str;
+            }
+        }
+        break;
+    }
+    }
+    char flag_false[64];
+    if (n == 1 && words[0][0] == 0) {
+        snprintf(flag_false, sizeof flag_false, "--%s", o->flag_false);
+        words[0] = flag_false;
+    }
+    llp_err err;
+    if (pl_check_option(t, o, words, n, &err)) {
+        problem(L, v->line, v->col, "%s: %s", tool, err.msg);
+    } else {
+        st->words = llp_realloc(st->words, sizeof *st->words * (size_t)(st->n_words + n));
+        for (int i = 0; i < n; i++) st->words[st->n_words++] = llp_strdup(words[i]);
+    }
+    free(joined);
+}
+
+static void load_step(loader *L, const ynode *item, llp_pipeline *p)
+{
+    const ynode *key, *opts = NULL;
+    if (item->kind == Y_SCALAR && !item->null && !item->bad) {
+        key = item;                               /* "- tokenize": no options */
+    } else if (item->kind == Y_MAP && item->n >= 2) {
+        key = item->kids[0];
+        opts = item->kids[1];
+        for (int i = 2; i + 1 < item->n; i += 2)
+            if (!item->kids[i]->bad)
+                problem(L, item->kids[i]->line, item->kids[i]->col,
+                        "a step names one tool, this one also names '%s' (make it a list item "
+                        "of its own, '- %s:')",
+                        item->kids[i]->str, item->kids[i]->str);
+    } else {
+        if (!(item->kind == Y_SCALAR && item->bad))
+            problem(L, item->line, item->col,
+                    "a step is a tool name with its options (e.g. '- classify: {labels: [a, b]}'), "
+                    "got %s",
+                    item->kind == Y_MAP ? "an empty mapping" : kind_name(item));
+        return;
+    }
+    if (key->bad) return;
+    int tool = -1;
+    const char *names[LLP_STEP_N_TOOLS];
+    for (int t = 0; t < LLP_STEP_N_TOOLS; t++) {
+        names[t] = llp_step_tool_name((llp_step_tool)t);
+        if (!strcmp(key->str, names[t])) tool = t;
+    }
+    if (tool < 0) {
+        const char *s = pl_suggest(key->str, names, LLP_STEP_N_TOOLS);
+        if (s)
+            problem(L, key->line, key->col, "unknown tool '%s' (did you mean '%s'?)", key->str, s);
+        else
+            problem(L, key->line, key->col,
+                    "unknown tool '%s' (steps are tokenize, generate, embed, classify, summarize)",
+                    key->str);
+        return;
+    }
+    llp_step_tool t = (llp_step_tool)tool;
+    const char *tname = names[t];
+    p->steps = llp_realloc(p->steps, sizeof *p->steps * (size_t)(p->n_steps + 1));
+    llp_pipeline_step *st = &p->steps[p->n_steps++];
+    memset(st, 0, sizeof *st);
+    st->tool = t;
+    st->line = key->line;
+    st->column = key->col;
+    int before = L->problems->n;
+    if (opts && !(opts->kind == Y_SCALAR && opts->null) && opts->kind != Y_MAP) {
+        if (!(opts->kind == Y_SCALAR && opts->bad))
+            problem(L, opts->line, opts->col, "%s: expected a mapping of options, got %s", tname,
+                    kind_name(opts));
+        opts = NULL;
+    }
+    for (int i = 0; opts && opts->kind == Y_MAP && i + 1 < opts->n; i += 2) {
+        const ynode *k = opts->kids[i], *v = opts->kids[i + 1];
+        if (k->bad) continue;
+        const pl_option *o = pl_option_find(t, k->str);
+        if (!o) {
+            const char *home = pl_option_misplaced(k->str);
+            const char *known[64];
+            int n_known = pl_option_names(t, known, 64);
+            const char *s = pl_suggest(k->str, known, n_known);
+            if (home)
+                problem(L, k->line, k->col, "%s: '%s' is not a step option; it belongs %s", tname,
+                        k->str, home);
+            else if (s)
+                problem(L, k->line, k->col, "%s: unknown option '%s' (did you mean '%s'?)", tname,
+                        k->str, s);
+            else
+                problem(L, k->line, k->col, "%s: unknown option '%s' (see %s --help)", tname,
+                        k->str, llp_step_tool_binary(t));
+            continue;
+        }
+        if (!strcmp(o->name, "model")) {
+            const char *m = get_string(L, v, "model");
+            if (m) {
+                free(st->model);
+                st->model = llp_strdup(m);
+                add_file(p, m, "model", v);
+            }
+            continue;
+        }
+        if (!strcmp(o->name, "field")) st->sets_field = true;
+        if (!strcmp(o->name, "prompt_file") || !strcmp(o->name, "examples"))
+            if (v->kind == Y_SCALAR && !v->null && !v->bad && *v->str)
+                add_file(p, v->str, o->name, v);
+        option_words(L, t, o, v, st);
+    }
+    if (L->problems->n > before) return;
+    /* the whole command line once more, for rules across options */
+    char **argv = llp_calloc((size_t)st->n_words + 1, sizeof *argv);
+    argv[0] = (char *)llp_step_tool_binary(t);
+    memcpy(argv + 1, st->words, sizeof *argv * (size_t)st->n_words);
+    llp_cli cli;
+    pl_step_opts so;
+    llp_err err;
+    if (pl_parse_step(t, st->n_words + 1, argv, &cli, &so, &err) == 0) {
+        if (pl_check_step(&so, &err)) problem(L, key->line, key->col, "%s", err.msg);
+        llp_cli_free(&cli);
+    } else {
+        problem(L, key->line, key->col, "%s: %s", tname, err.msg);
+    }
+    free(argv);
+}
+
+static void load_steps(loader *L, const ynode *v, llp_pipeline *p)
+{
+    if (v->kind == Y_SCALAR && v->bad) return;
+    if (v->kind != Y_SEQ) {
+        if (v->kind == Y_SCALAR && v->null)
+            problem(L, v->line, v->col, "steps: the list is empty; a pipeline needs at least one step");
+        else
+            problem(L, v->line, v->col, "steps: expected a list of steps, got %s", kind_name(v));
+        return;
+    }
+    if (v->n == 0)
+        problem(L, v->line, v->col, "steps: the list is empty; a pipeline needs at least one step");
+    for (int i = 0; i < v->n; i++) load_step(L, v->kids[i], p);
+}
+
+/* The file's base name without its extension. */
+static char *default_name(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    return llp_strndup(base, n);
+}
+
+static void load_root(loader *L, const ynode *root, llp_pipeline *p)
+{
+    if (root->kind != Y_MAP) {
+        problem(L, root->line, root->col,
+                "expected a mapping at the top (version:, input:, steps:...), got %s",
+                kind_name(root));
+        return;
+    }
+    static const char *const keys[] = { "version", "name", "model", "input", "steps", "output",
+                                        "threads", "ctx_size", "db" };
+    check_keys(L, root, "", keys, sizeof keys / sizeof keys[0]);
+
+    const ynode *v = map_get(root, "version");
+    if (!v) {
+        problem(L, root->line, root->col, "missing required key 'version' (write version: 1)");
+    } else if (!(v->kind == Y_SCALAR && v->bad)) {
+        if (v->kind != Y_SCALAR || v->null)
+            problem(L, v->line, v->col, "version: expected 1, got %s", kind_name(v));
+        else if (strcmp(v->str, "1") != 0)
+            problem(L, v->line, v->col, "unsupported version '%s' (llp-run reads version 1)",
+                    v->str);
+    }
+    const char *s;
+    if ((v = map_get(root, "name")) && (s = get_string(L, v, "name"))) {
+        if (strpbrk(s, "\n\r\t"))
+            problem(L, v->line, v->col, "name: expected one line without tabs");
+        p->name = llp_strdup(s);
+    }
+    if (!p->name) p->name = default_name(L->path);
+    if ((v = map_get(root, "model")) && (s = get_string(L, v, "model"))) {
+        p->model = llp_strdup(s);
+        add_file(p, s, "model", v);
+    }
+    if ((v = map_get(root, "threads"))) get_common_int(L, v, "threads", &p->threads);
+    if ((v = map_get(root, "ctx_size"))) get_common_int(L, v, "ctx_size", &p->ctx_size);
+    if ((v = map_get(root, "db")) && (s = get_string(L, v, "db"))) p->db = llp_strdup(s);
+
+    if ((v = map_get(root, "input"))) load_input(L, v, p);
+    else problem(L, root->line, root->col, "missing required key 'input' (e.g. input: {csv: PATH})");
+    if ((v = map_get(root, "steps"))) load_steps(L, v, p);
+    else problem(L, root->line, root->col, "missing required key 'steps'");
+    if ((v = map_get(root, "output"))) load_output(L, v, p);
+
+    /* every step needs a model: its own, the pipeline's, or $LLP_MODEL */
+    const char *env = getenv("LLP_MODEL");
+    for (int i = 0; i < p->n_steps; i++) {
+        llp_pipeline_step *st = &p->steps[i];
+        if (!st->model && p->model) st->model = llp_strdup(p->model);
+        if (!st->model && env && *env) st->model = llp_strdup(env);
+        if (!st->model)
+            problem(L, st->line, st->column,
+                    "%s: no model; set model: at the top or in this step (or LLP_MODEL)",
+                    llp_step_tool_name(st->tool));
+    }
+}
+
+/* ---- entry points ------------------------------------------------------------------ */
+
+static char *read_file(const char *path, size_t *len, llp_pipeline_problems *problems)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        llp_pipeline_problem_add(problems, 0, 0, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = llp_malloc(cap);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (cap - n - 1 == 0) buf = llp_realloc(buf, cap *= 2);
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        llp_pipeline_problem_add(problems, 0, 0, "read error");
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+llp_pipeline *llp_pipeline_load(const char *path, llp_pipeline_problems *problems)
+{
+    size_t len;
+    char *text = read_file(path, &len, problems);
+    if (!text) return NULL;
+    loader L = { .path = path, .problems = problems };
+    bool empty;
+    ynode *root = parse_text(&L, text, len, &empty);
+    free(text);
+    llp_pipeline *p = llp_calloc(1, sizeof *p);
+    p->file = llp_strdup(path);
+    if (empty) problem(&L, 1, 1, "the file is empty; a pipeline needs version:, input: and steps:");
+    if (root) load_root(&L, root, p);
+    node_free(root);
+    if (problems->n > 0) {
+        llp_pipeline_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void llp_pipeline_words_free(char **words, int n)
+{
+    for (int i = 0; i < n; i++) free(words[i]);
+    free(words);
+}
+
+void llp_pipeline_free(llp_pipeline *p)
+{
+    if (!p) return;
+    free(p->file);
+    free(p->name);
+    free(p->model);
+    llp_pipeline_words_free(p->input.paths, p->input.n_paths);
+    free(p->input.text_name);
+    free(p->input.id_column);
+    for (int i = 0; i < p->n_steps; i++) {
+        free(p->steps[i].model);
+        llp_pipeline_words_free(p->steps[i].words, p->steps[i].n_words);
+    }
+    free(p->steps);
+    free(p->output.path);
+    free(p->db);
+    for (int i = 0; i < p->n_files; i++) free(p->files[i].path);
+    free(p->files);
+    free(p);
+}

@@ -1,0 +1,454 @@
+/*
+ * pipeline_tasks.c — the step adapters: for each tool, the setup its binary
+ * does between parsing flags and llp_batch_run (task name, parameters for
+ * the cache key, output columns, process callback), over a model the
+ * pipeline runner opened once. The computing itself is the task
+ * libraries' (classify.h, embed.h, generate.h, summarize.h, tokenizer.h),
+ * and the params JSON and field names come from the same calls or the same
+ * construction as in cmd/llp-*.c, so a pipeline step and its binary share
+ * cache entries: what one computed, the other reuses.
+ *
+ * Not for: option parsing (pipeline_schema.c), the order of steps or the
+ * store's pipeline job (pipeline_run.c).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "classify.h"
+#include "embed.h"
+#include "generate.h"
+#include "gguf.h"
+#include "pipeline_internal.h"
+#include "summarize.h"
+#include "tokenizer.h"
+
+struct pl_task {
+    llp_step_tool tool;
+    const char *into;
+    json_t *params;
+    char **cols;
+    int n_cols;
+    llp_context *ctx;               /* generate, summarize, embed: the step's own */
+    /* tokenize */
+    const llp_tokenizer *tok;
+    bool no_bos, special, pieces, count;
+    /* generate */
+    llp_generator *gen;
+    /* classify */
+    llp_classifier *cls;
+    char **labels;
+    int n_labels;
+    char *template;
+    /* embed */
+    llp_embedder *embedder;
+    const char *collection;
+    const char *model_fp;
+    bool chunked;
+    int dim;
+    /* summarize */
+    llp_summarizer *summarizer;
+    llp_summary_store sstore;
+    char params_hash[LLP_HASH_HEX];
+};
+
+static void add_col(pl_task *t, const char *into, const char *primary, const char *name)
+{
+    t->cols = llp_realloc(t->cols, sizeof *t->cols * (size_t)(t->n_cols + 1));
+    t->cols[t->n_cols++] = llp_output_name(into, primary, name);
+}
+
+static void set_field(json_t *f, const char *into, const char *primary, const char *name,
+                      json_t *value)
+{
+    char *key = llp_output_name(into, primary, name);
+    json_object_set_new(f, key, value);
+    free(key);
+}
+
+/* The chat format for --chat / --no-chat / neither, as the binaries choose. */
+static llp_chat_format chat_format(const llp_engine *e, int chat)
+{
+    const char *tmpl = NULL;
+    gguf_get_str(e->model->file, "tokenizer.chat_template", &tmpl, NULL);
+    llp_chat_format detected = llp_chat_detect(tmpl, e->model->path);
+    if (chat == 0) return LLP_CHAT_NONE;
+    if (chat == 1 && detected == LLP_CHAT_NONE) return LLP_CHAT_LLAMA2;
+    return detected;
+}
+
+static llp_sampling sampling_of(const llp_cli *cli)
+{
+    llp_sampling s = llp_sampling_default();
+    s.temp = (float)cli->sampling.temp;
+    s.top_k = cli->sampling.top_k;
+    s.top_p = (float)cli->sampling.top_p;
+    s.min_p = (float)cli->sampling.min_p;
+    s.repeat_penalty = (float)cli->sampling.repeat_penalty;
+    s.seed = cli->sampling.seed;
+    return s;
+}
+
+static llp_context *step_context(const llp_cli *cli, llp_engine *e, llp_err *err)
+{
+    llp_context_params cp = { .n_ctx = cli->ctx_size, .n_threads = cli->threads };
+    return llp_context_new(e->model, &cp, err);
+}
+
+/* ---- tokenize (cmd/llp-tokenize.c) ------------------------------------------- */
+
+static int tokenize_process(void *ctx, llp_batch *b, llp_record *const *recs, int n,
+                            llp_batch_result *res, llp_err *err)
+{
+    pl_task *t = ctx;
+    const char *primary = t->count ? "n_tokens" : "tokens";
+    for (int i = 0; i < n; i++) {
+        const llp_record *r = recs[i];
+        if (r->text_len == 0) {
+            llp_batch_result_fail(&res[i], "empty text");
+            continue;
+        }
+        llp_tokens v = { 0 };
+        llp_err terr;
+        if (llp_tokenize(t->tok, r->text, r->text_len, !t->no_bos, t->special, &v, &terr)) {
+            llp_batch_result_fail(&res[i], "%s", terr.msg);
+            continue;
+        }
+        json_t *f = json_object();
+        if (!t->count) {
+            json_t *ids = json_array();
+            for (size_t k = 0; k < v.n; k++) json_array_append_new(ids, json_integer(v.ids[k]));
+            set_field(f, t->into, primary, "tokens", ids);
+        }
+        set_field(f, t->into, primary, "n_tokens", json_integer((json_int_t)v.n));
+        if (t->pieces && !t->count) {
+            json_t *pieces = json_array();
+            for (size_t k = 0; k < v.n; k++) {
+                size_t len;
+                const char *p = llp_token_piece(t->tok, v.ids[k], &len);
+                json_array_append_new(pieces, llp_json_string(p, len));
+            }
+            set_field(f, t->into, primary, "pieces", pieces);
+        }
+        res[i].fields = f;
+        res[i].tokens_in = (int64_t)v.n;
+        llp_tokens_free(&v);
+    }
+    return 0;
+}
+
+static int tokenize_setup(pl_task *t, const pl_step_opts *o, llp_engine *e, llp_batch_tool *bt)
+{
+    t->tok = e->tok;
+    t->no_bos = o->no_bos;
+    t->special = o->special;
+    t->pieces = o->pieces;
+    t->count = o->count;
+    /* the vocabulary is named by a hash of the file's metadata, as llp-tokenize does */
+    char vocab_hash[LLP_HASH_HEX];
+    llp_hash128(gguf_bytes(e->model->file), (size_t)gguf_data_offset(e->model->file), vocab_hash);
+    const char *primary = o->count ? "n_tokens" : "tokens";
+    if (!o->count) add_col(t, t->into, primary, "tokens");
+    add_col(t, t->into, primary, "n_tokens");
+    if (o->pieces && !o->count) add_col(t, t->into, primary, "pieces");
+    t->params = json_pack("{s:s,s:b,s:b,s:b,s:b}", "vocabulary", vocab_hash, "bos", !o->no_bos,
+                          "special", o->special, "pieces", o->pieces, "count", o->count);
+    bt->task = "tokenize";
+    bt->process = tokenize_process;
+    bt->max_batch = 64;
+    return 0;
+}
+
+/* ---- generate (cmd/llp-generate.c) --------------------------------------------- */
+
+static int generate_process(void *ctx, llp_batch *b, llp_record *const *recs, int n,
+                            llp_batch_result *res, llp_err *err)
+{
+    pl_task *t = ctx;
+    for (int i = 0; i < n; i++) {
+        if (recs[i]->text_len == 0) {
+            llp_batch_result_fail(&res[i], "empty prompt");
+            continue;
+        }
+        llp_gen_hooks hooks = { 0 };
+        llp_gen_result g;
+        llp_err gerr;
+        if (llp_generate_text(t->gen, recs[i]->text, recs[i]->text_len, &hooks, &g, &gerr)) {
+            llp_batch_result_fail(&res[i], "%s", gerr.msg);
+            continue;
+        }
+        res[i].fields = llp_gen_result_fields(&g, t->into);
+        res[i].tokens_in = g.tokens_in;
+        res[i].tokens_out = g.tokens_out;
+        llp_gen_result_free(&g);
+    }
+    return 0;
+}
+
+static int generate_setup(pl_task *t, const pl_step_opts *o, const llp_cli *cli, llp_engine *e,
+                          llp_batch_tool *bt, llp_err *err)
+{
+    if (!(t->ctx = step_context(cli, e, err))) return -1;
+    llp_gen_params p = { 0 };
+    p.sampling = sampling_of(cli);
+    p.n_predict = cli->sampling.n_predict;
+    p.stop = (const char *const *)cli->sampling.stop;
+    p.n_stop = cli->sampling.n_stop;
+    p.chat = chat_format(e, o->chat);
+    p.system = o->system;
+    t->gen = llp_generator_new(t->ctx, e->tok, &p);
+    char *cols[5];
+    llp_gen_output_columns(t->into, cols);
+    t->cols = llp_calloc(5, sizeof *t->cols);
+    memcpy(t->cols, cols, sizeof cols);
+    t->n_cols = 5;
+    t->params = llp_gen_params_json(&p);
+    bt->task = "generate";
+    bt->process = generate_process;
+    bt->prefer_field = "prompt";
+    return 0;
+}
+
+/* ---- classify (cmd/llp-classify.c) ---------------------------------------------- */
+
+static int classify_process(void *ctx, llp_batch *b, llp_record *const *recs, int n,
+                            llp_batch_result *res, llp_err *err)
+{
+    pl_task *t = ctx;
+    const char *texts[LLP_CLASSIFY_MAX_ROWS] = { 0 };
+    size_t lens[LLP_CLASSIFY_MAX_ROWS] = { 0 };
+    llp_classify_result out[LLP_CLASSIFY_MAX_ROWS];
+    memset(out, 0, sizeof out);
+    for (int i = 0; i < n; i++) {
+        texts[i] = recs[i]->text;
+        lens[i] = recs[i]->text_len;
+    }
+    int rc = llp_classify_rows(t->cls, texts, lens, n, out, err);
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (out[i].error) {
+            llp_batch_result_fail(&res[i], "%s", out[i].error);
+            continue;
+        }
+        res[i].fields = llp_classify_fields(t->cls, &out[i], t->into);
+        res[i].tokens_in = out[i].n_prompt;
+    }
+    for (int i = 0; i < n; i++) llp_classify_result_free(&out[i]);
+    return rc;
+}
+
+static int classify_setup(pl_task *t, const pl_step_opts *o, const llp_cli *cli, llp_engine *e,
+                          llp_batch_tool *bt, llp_err *err)
+{
+    if (llp_classify_parse_labels(o->labels, &t->labels, &t->n_labels, err)) return -1;
+    if (o->prompt_file && !(t->template = llp_classify_read_template(o->prompt_file, err)))
+        return -1;
+    llp_classify_params p = {
+        .labels = (const char *const *)t->labels, .n_labels = t->n_labels,
+        .prompt_template = t->template, .examples_path = o->examples, .chat = o->chat,
+        .n_ctx = cli->ctx_size, .n_threads = cli->threads, .max_rows = o->batch_rows,
+    };
+    if (llp_classify_check(&p, err)) return -1;
+    const char *chat_template = NULL;
+    gguf_get_str(e->model->file, "tokenizer.chat_template", &chat_template, NULL);
+    if (!(t->cls = llp_classifier_new(e->model, e->tok, chat_template, &p, err))) return -1;
+    t->cols = llp_classify_columns(t->cls, t->into, &t->n_cols);
+    t->params = llp_classifier_params_json(t->cls);
+    bt->task = "classify";
+    bt->process = classify_process;
+    bt->max_batch = llp_classifier_max_rows(t->cls);
+    return 0;
+}
+
+/* ---- embed (cmd/llp-embed.c) ------------------------------------------------------ */
+
+static int embed_process(void *ctx, llp_batch *b, llp_record *const *recs, int n,
+                         llp_batch_result *res, llp_err *err)
+{
+    pl_task *t = ctx;
+    const char **texts = llp_calloc((size_t)n, sizeof *texts);
+    size_t *lens = llp_calloc((size_t)n, sizeof *lens);
+    llp_embed_result *out = llp_calloc((size_t)n, sizeof *out);
+    for (int i = 0; i < n; i++) {
+        texts[i] = recs[i]->text;
+        lens[i] = recs[i]->text_len;
+    }
+    int rc = llp_embed_texts(t->embedder, texts, lens, n, out, err);
+    llp_store *s = t->collection ? llp_batch_store(b) : NULL;
+    bool own = s && !llp_store_in_transaction(s);
+    if (rc == 0 && own && llp_store_begin(s, err)) rc = -1;
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (out[i].error) {
+            llp_batch_result_fail(&res[i], "%s", out[i].error);
+            continue;
+        }
+        json_t *f = json_object(), *vec = json_array();
+        for (int d = 0; d < t->dim; d++) json_array_append_new(vec, json_real(out[i].vec[d]));
+        set_field(f, t->into, "embedding", "embedding", vec);
+        set_field(f, t->into, "embedding", "dim", json_integer(t->dim));
+        if (out[i].truncated) set_field(f, t->into, "embedding", "truncated", json_true());
+        if (t->chunked)
+            set_field(f, t->into, "embedding", "chunks", json_integer(out[i].n_chunks));
+        res[i].fields = f;
+        res[i].tokens_in = out[i].n_tokens;
+        if (s) {
+            char hash[LLP_HASH_HEX];
+            llp_hash128(recs[i]->text, recs[i]->text_len, hash);
+            if (llp_store_embedding_put(s, t->collection, recs[i]->id, hash, out[i].vec, t->dim,
+                                        t->model_fp, err))
+                rc = -1;
+        }
+    }
+    if (own) {
+        if (rc == 0) rc = llp_store_commit(s, err);
+        else llp_store_rollback(s);
+    }
+    for (int i = 0; i < n; i++) llp_embed_result_free(&out[i]);
+    free(out);
+    free(lens);
+    free(texts);
+    return rc;
+}
+
+static int embed_setup(pl_task *t, const pl_step_opts *o, const llp_cli *cli, llp_engine *e,
+                       llp_batch_tool *bt, llp_err *err)
+{
+    if (!(t->ctx = llp_embed_context_new(e->model, cli->ctx_size, cli->threads, err))) return -1;
+    t->embedder = llp_embedder_new(t->ctx, e->tok, &o->embed);
+    t->collection = o->collection;
+    t->model_fp = e->fingerprint;
+    t->dim = e->model->cfg.dim;
+    t->chunked = o->embed.long_mode == LLP_EMBED_CHUNK;
+    bool bos = o->embed.add_bos < 0 ? llp_tokenizer_add_bos(e->tok) : o->embed.add_bos > 0;
+    t->params = json_pack("{s:s,s:s,s:s,s:b,s:i,s:s?}", "pooling", llp_pooling_name(o->embed.pooling),
+                          "normalize", llp_embed_norm_name(o->embed.normalize), "long",
+                          llp_embed_long_name(o->embed.long_mode), "bos", bos, "n_ctx",
+                          llp_context_n_ctx(t->ctx), "collection", o->collection);
+    const char *base[] = { "embedding", "dim", "truncated", "chunks" };
+    for (int i = 0; i < (t->chunked ? 4 : 3); i++) add_col(t, t->into, "embedding", base[i]);
+    bt->task = "embed";
+    bt->process = embed_process;
+    bt->max_batch = 64;
+    return 0;
+}
+
+/* ---- summarize (cmd/llp-summarize.c) ---------------------------------------------- */
+
+static int summarize_process(void *ctx, llp_batch *b, llp_record *const *recs, int n,
+                             llp_batch_result *res, llp_err *err)
+{
+    pl_task *t = ctx;
+    t->sstore.store = llp_batch_store(b);
+    t->sstore.job_id = llp_batch_job_id(b);
+    for (int i = 0; i < n; i++) {
+        llp_summary_tree tree;
+        llp_err derr;
+        int rc = llp_summarize_document(t->summarizer, &t->sstore, llp_batch_stop_requested,
+                                        recs[i]->text, recs[i]->text_len, &tree, &derr);
+        if (rc == LLP_SUMMARIZE_STOPPED) return LLP_BATCH_STOPPED;
+        if (rc) {
+            llp_batch_result_fail(&res[i], "%s", derr.msg);
+            continue;
+        }
+        if (llp_summary_store_tree(&t->sstore, recs[i]->id, &tree, err)) {
+            llp_summary_tree_free(&tree);
+            return -1;
+        }
+        const llp_summary_node *root = llp_summary_root(&tree);
+        json_t *f = json_object();
+        set_field(f, t->into, "summary", "summary",
+                  llp_json_string(root->summary, strlen(root->summary)));
+        set_field(f, t->into, "summary", "chunks", json_integer(tree.n_leaves));
+        set_field(f, t->into, "summary", "levels", json_integer(tree.levels));
+        res[i].fields = f;
+        res[i].tokens_in = tree.tokens_in;
+        res[i].tokens_out = tree.tokens_out;
+        llp_summary_tree_free(&tree);
+    }
+    return 0;
+}
+
+static int summarize_setup(pl_task *t, const pl_step_opts *o, const llp_cli *cli, llp_engine *e,
+                           llp_batch_tool *bt, llp_err *err)
+{
+    if (o->prompt_file && !(t->template = llp_summary_read_template(o->prompt_file, err)))
+        return -1;
+    if (!(t->ctx = step_context(cli, e, err))) return -1;
+    llp_summarizer_params sp = {
+        .max_tokens = o->max_tokens > 0 ? o->max_tokens : 128, .prompt = t->template,
+        .system = o->system, .chat = chat_format(e, o->chat), .sampling = sampling_of(cli),
+        .stop = (const char *const *)cli->sampling.stop, .n_stop = cli->sampling.n_stop,
+    };
+    if (!(t->summarizer = llp_summarizer_new(t->ctx, e->tok, &sp, err))) {
+        if (o->prompt_file) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s: %.900s", o->prompt_file, err->msg);
+            memcpy(err->msg, msg, sizeof msg);
+        }
+        return -1;
+    }
+    if (llp_summarizer_budget(t->summarizer) < sp.max_tokens && !cli->quiet)
+        llp_note(cli->tool, "summary budget lowered to %d tokens to fit a context of %d",
+                 llp_summarizer_budget(t->summarizer), llp_context_n_ctx(t->ctx));
+    t->params = llp_summarizer_params_json(t->summarizer);
+    llp_hash_json(t->params, t->params_hash);
+    t->sstore.model_fp = e->fingerprint;
+    t->sstore.params_hash = t->params_hash;
+    t->sstore.no_cache = cli->no_cache;
+    const char *base[] = { "summary", "chunks", "levels" };
+    for (int i = 0; i < 3; i++) add_col(t, t->into, "summary", base[i]);
+    bt->task = "summarize";
+    bt->process = summarize_process;
+    bt->max_batch = 1;
+    bt->documents = true;
+    return 0;
+}
+
+/* ---- common ------------------------------------------------------------------------ */
+
+pl_task *pl_task_new(const pl_step_opts *o, const llp_cli *cli, llp_engine *e,
+                     llp_batch_tool *bt, llp_err *err)
+{
+    pl_task *t = llp_calloc(1, sizeof *t);
+    t->tool = o->tool;
+    t->into = cli->into;
+    memset(bt, 0, sizeof *bt);
+    int rc;
+    switch (o->tool) {
+    case LLP_STEP_TOKENIZE: rc = tokenize_setup(t, o, e, bt); break;
+    case LLP_STEP_GENERATE: rc = generate_setup(t, o, cli, e, bt, err); break;
+    case LLP_STEP_CLASSIFY: rc = classify_setup(t, o, cli, e, bt, err); break;
+    case LLP_STEP_EMBED: rc = embed_setup(t, o, cli, e, bt, err); break;
+    case LLP_STEP_SUMMARIZE: rc = summarize_setup(t, o, cli, e, bt, err); break;
+    default: rc = llp_err_set(err, "unknown tool");
+    }
+    if (rc) {
+        pl_task_free(t);
+        return NULL;
+    }
+    bt->ctx = t;
+    bt->params = t->params;
+    if (o->tool != LLP_STEP_TOKENIZE) {
+        bt->model_fp = e->fingerprint;
+        bt->model_path = e->model->path;
+        bt->model_size = e->file_size;
+        bt->model_meta = e->meta;
+    }
+    bt->output_columns = (const char *const *)t->cols;
+    bt->n_output_columns = (size_t)t->n_cols;
+    return t;
+}
+
+void pl_task_free(pl_task *t)
+{
+    if (!t) return;
+    llp_summarizer_free(t->summarizer);
+    llp_embedder_free(t->embedder);
+    llp_classifier_free(t->cls);
+    llp_generator_free(t->gen);
+    llp_context_free(t->ctx);
+    llp_classify_labels_free(t->labels, t->n_labels);
+    free(t->template);
+    for (int i = 0; i < t->n_cols; i++) free(t->cols[i]);
+    free(t->cols);
+    json_decref(t->params);
+    free(t);
+}
