@@ -8,9 +8,11 @@
  * generate.h, summarize.h, tokenizer.h), the record loop (batch.h), or
  * llp-run's own flags (cmd/llp-run.c).
  *
- * Files: pipeline_load.c (YAML -> plan, every problem with its position),
- * pipeline_steps.c (the per-tool option schema and the step adapters that
- * set up each tool's record loop), pipeline_run.c (execution, dry run).
+ * Files: pipeline_yaml.c (YAML -> a tree with positions, ${VAR} expansion),
+ * pipeline_load.c (tree -> plan, every problem with its position),
+ * pipeline_schema.c (the per-tool option schema, checked through the
+ * binaries' parsers), pipeline_tasks.c (the step adapters that set up each
+ * tool's record loop), pipeline_run.c (execution, dry run).
  *
  * A pipeline file, with everything documented in docs/pipelines.md:
  *

@@ -1,8 +1,9 @@
 /*
  * pipeline_internal.h — what the pipeline's files share and nothing else
- * uses: the per-tool option schema (pipeline_schema.c), the step options a
- * step's command line parses into, and the step adapters that turn a
- * parsed step into an llp_batch_tool (pipeline_tasks.c).
+ * uses: the YAML tree (pipeline_yaml.c), the per-tool option schema
+ * (pipeline_schema.c), the step options a step's command line parses into,
+ * and the step adapters that turn a parsed step into an llp_batch_tool
+ * (pipeline_tasks.c).
  *
  * Not for: callers outside lib/pipeline_*.c (they use pipeline.h).
  */
@@ -16,6 +17,30 @@
 #include "embed.h"
 #include "engine.h"
 #include "pipeline.h"
+
+/* ---- the YAML tree (pipeline_yaml.c) ----------------------------------------- */
+
+typedef enum { Y_SCALAR, Y_SEQ, Y_MAP } ykind;
+
+typedef struct ynode {
+    ykind kind;
+    int line, col;            /* 1-based start of the node */
+    char *str;                /* scalar: the value, ${...} expanded */
+    bool null;                /* scalar: empty plain, ~ or null */
+    bool bad;                 /* already reported (failed expansion, alias,
+                                 duplicate key): check nothing more about it */
+    struct ynode **kids;      /* seq: items; map: key, value, key, value... */
+    int n;                    /* kids */
+} ynode;
+
+/* Parse text into its root node, reporting problems with positions.
+ * Returns NULL on a syntax error (reported) or for an empty document
+ * (*empty set, nothing reported). */
+ynode *pl_yaml_parse(const char *text, size_t len, llp_pipeline_problems *problems, bool *empty);
+void pl_node_free(ynode *n);
+
+/* "a list", "a mapping", "a string", "nothing": for "expected X, got Y". */
+const char *pl_node_kind(const ynode *n);
 
 /* ---- the option schema ------------------------------------------------------ */
 

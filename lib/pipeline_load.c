@@ -1,92 +1,24 @@
 /*
- * pipeline_load.c — a pipeline file to a validated plan (pipeline.h): YAML
- * through libyaml's event API into a small tree that keeps every node's
- * line and column, ${VAR} and ${VAR:-default} expanded in scalar values,
- * then every key checked, collecting every problem rather than stopping at
- * the first, so one run of llp-run shows all that is wrong with a file.
+ * pipeline_load.c — a pipeline file to a validated plan (pipeline.h): the
+ * YAML tree (pipeline_yaml.c) checked key by key, collecting every problem
+ * rather than stopping at the first, so one run of llp-run shows all that
+ * is wrong with a file. Step options become the command-line words of the
+ * step's binary and are checked by its parsers (pipeline_schema.c).
  *
- * Not for: what option values mean (pipeline_schema.c checks them through
- * the binaries' parsers) or running anything (pipeline_run.c).
- *
- * Why a tree of our own rather than libyaml's document API: the document
- * API keeps marks too, but it resolves nothing we need and cannot report
- * duplicate keys with both positions, which we want to.
+ * Not for: YAML syntax or ${VAR} expansion (pipeline_yaml.c), running
+ * anything (pipeline_run.c).
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 #include "pipeline_internal.h"
-
-/* ---- problems ---------------------------------------------------------------- */
-
-void llp_pipeline_problem_add(llp_pipeline_problems *p, int line, int column, const char *fmt,
-                              ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (p->n == p->cap) {
-        p->cap = p->cap ? 2 * p->cap : 8;
-        p->items = llp_realloc(p->items, sizeof *p->items * (size_t)p->cap);
-    }
-    p->items[p->n++] = (llp_pipeline_problem){ line, column, llp_strdup(buf) };
-}
-
-void llp_pipeline_problems_print(llp_pipeline_problems *p, const char *file, FILE *out)
-{
-    /* insertion sort: stable, and files have few problems */
-    for (int i = 1; i < p->n; i++) {
-        llp_pipeline_problem x = p->items[i];
-        int j = i;
-        while (j > 0 && (p->items[j - 1].line > x.line ||
-                         (p->items[j - 1].line == x.line && p->items[j - 1].column > x.column))) {
-            p->items[j] = p->items[j - 1];
-            j--;
-        }
-        p->items[j] = x;
-    }
-    for (int i = 0; i < p->n; i++) {
-        if (p->items[i].line > 0)
-            fprintf(out, "%s:%d:%d: %s\n", file, p->items[i].line, p->items[i].column,
-                    p->items[i].message);
-        else
-            fprintf(out, "%s: %s\n", file, p->items[i].message);
-    }
-}
-
-void llp_pipeline_problems_free(llp_pipeline_problems *p)
-{
-    for (int i = 0; i < p->n; i++) free(p->items[i].message);
-    free(p->items);
-    memset(p, 0, sizeof *p);
-}
-
-/* ---- the YAML tree ------------------------------------------------------------- */
-
-typedef enum { Y_SCALAR, Y_SEQ, Y_MAP } ykind;
-
-typedef struct ynode {
-    ykind kind;
-    int line, col;            /* 1-based start of the node */
-    char *str;                /* scalar: the value, ${...} expanded */
-    bool null;                /* scalar: empty plain, ~ or null */
-    bool bad;                 /* scalar: expansion failed (already reported) */
-    struct ynode **kids;      /* seq: items; map: key, value, key, value... */
-    int n;                    /* kids */
-} ynode;
 
 typedef struct loader {
     const char *path;
     llp_pipeline_problems *problems;
-    yaml_parser_t parser;
-    bool syntax_error;
 } loader;
 
 static void problem(loader *L, int line, int col, const char *fmt, ...)
@@ -99,271 +31,6 @@ static void problem(loader *L, int line, int col, const char *fmt, ...)
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     llp_pipeline_problem_add(L->problems, line, col, "%s", buf);
-}
-
-static void node_free(ynode *n)
-{
-    if (!n) return;
-    for (int i = 0; i < n->n; i++) node_free(n->kids[i]);
-    free(n->kids);
-    free(n->str);
-    free(n);
-}
-
-static void node_push(ynode *parent, ynode *kid)
-{
-    parent->kids = llp_realloc(parent->kids, sizeof *parent->kids * (size_t)(parent->n + 1));
-    parent->kids[parent->n++] = kid;
-}
-
-static const char *kind_name(const ynode *n)
-{
-    if (n->kind == Y_SEQ) return "a list";
-    if (n->kind == Y_MAP) return "a mapping";
-    return n->null ? "nothing" : "a string";
-}
-
-/* ${VAR} and ${VAR:-default} (the default also when VAR is empty, as in
- * sh); $${ is a literal ${. Returns the expansion, or NULL after reporting
- * the problem at the scalar's position. */
-static char *expand(loader *L, const char *s, int line, int col)
-{
-    size_t cap = strlen(s) + 1, n = 0;
-    char *out = llp_malloc(cap);
-#define PUT(p, len) do { \
-        size_t len_ = (len); \
-        while (n + len_ + 1 > cap) { cap *= 2; out = llp_realloc(out, cap); } \
-        memcpy(out + n, (p), len_); n += len_; } while (0)
-    for (const char *p = s; *p;) {
-        if (p[0] == '$' && p[1] == '$' && p[2] == '{') {
-            PUT("${", 2);
-            p += 3;
-            continue;
-        }
-        if (!(p[0] == '$' && p[1] == '{')) {
-            PUT(p, 1);
-            p++;
-            continue;
-        }
-        const char *name = p + 2, *q = name;
-        if (isalpha((unsigned char)*q) || *q == '_')
-            while (isalnum((unsigned char)*q) || *q == '_') q++;
-        size_t name_len = (size_t)(q - name);
-        const char *def = NULL;
-        size_t def_len = 0;
-        if (name_len > 0 && q[0] == ':' && q[1] == '-') {
-            def = q + 2;
-            const char *close = strchr(def, '}');
-            if (!close) goto unterminated;
-            def_len = (size_t)(close - def);
-            q = close;
-        }
-        if (name_len == 0 || *q != '}') {
-            if (!strchr(p, '}')) goto unterminated;
-            problem(L, line, col, "bad ${...}: expected ${NAME} or ${NAME:-default}, got '%.*s'",
-                    (int)(strchr(p, '}') - p + 1), p);
-            free(out);
-            return NULL;
-        }
-        char var[256];
-        snprintf(var, sizeof var, "%.*s", (int)name_len, name);
-        const char *value = getenv(var);
-        if (value && *value) PUT(value, strlen(value));
-        else if (def) PUT(def, def_len);
-        else if (value) PUT("", 0);
-        else {
-            problem(L, line, col,
-                    "undefined environment variable '%s' (set it, or write ${%s:-default})", var,
-                    var);
-            free(out);
-            return NULL;
-        }
-        p = q + 1;
-    }
-#undef PUT
-    out[n] = 0;
-    return out;
-unterminated:
-    problem(L, line, col, "unterminated ${ (expected ${NAME} or ${NAME:-default})");
-    free(out);
-    return NULL;
-}
-
-static void syntax_problem(loader *L)
-{
-    const yaml_parser_t *p = &L->parser;
-    L->syntax_error = true;
-    int line = (int)p->problem_mark.line + 1, col = (int)p->problem_mark.column + 1;
-    if (p->error == YAML_READER_ERROR) {
-        problem(L, 1, 1, "not readable as YAML text: %s", p->problem ? p->problem : "bad bytes");
-        return;
-    }
-    if (p->context)
-        problem(L, line, col, "YAML syntax error: %s (%s at line %d, column %d)", p->problem,
-                p->context, (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
-    else
-        problem(L, line, col, "YAML syntax error: %s", p->problem ? p->problem : "unknown");
-}
-
-static bool next_event(loader *L, yaml_event_t *ev)
-{
-    if (yaml_parser_parse(&L->parser, ev)) return true;
-    syntax_problem(L);
-    return false;
-}
-
-static bool is_null_scalar(const yaml_event_t *ev)
-{
-    if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return false;
-    const char *v = (const char *)ev->data.scalar.value;
-    return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
-           !strcmp(v, "NULL");
-}
-
-/* Build the node starting with event ev (consumed). Keys are not expanded:
- * they are names, and a key that looks like ${X} is simply unknown. Returns
- * NULL on a syntax error. */
-static ynode *build(loader *L, yaml_event_t *ev, bool is_key)
-{
-    ynode *n = llp_calloc(1, sizeof *n);
-    n->line = (int)ev->start_mark.line + 1;
-    n->col = (int)ev->start_mark.column + 1;
-    switch (ev->type) {
-    case YAML_SCALAR_EVENT: {
-        n->kind = Y_SCALAR;
-        n->null = is_null_scalar(ev);
-        const char *v = (const char *)ev->data.scalar.value;
-        n->str = is_key ? llp_strdup(v) : expand(L, v, n->line, n->col);
-        if (!n->str) {
-            n->bad = true;
-            n->str = llp_strdup(v);
-        }
-        yaml_event_delete(ev);
-        return n;
-    }
-    case YAML_ALIAS_EVENT:
-        problem(L, n->line, n->col, "aliases (*name) are not supported in pipeline files");
-        n->kind = Y_SCALAR;
-        n->bad = true;
-        n->str = llp_strdup("");
-        yaml_event_delete(ev);
-        return n;
-    case YAML_SEQUENCE_START_EVENT:
-    case YAML_MAPPING_START_EVENT: {
-        bool map = ev->type == YAML_MAPPING_START_EVENT;
-        yaml_event_type_t end = map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
-        n->kind = map ? Y_MAP : Y_SEQ;
-        yaml_event_delete(ev);
-        for (bool key = map;; key = map ? !key : false) {
-            yaml_event_t e;
-            if (!next_event(L, &e)) goto fail;
-            if (e.type == end) {
-                yaml_event_delete(&e);
-                break;
-            }
-            if (key && e.type != YAML_SCALAR_EVENT)
-                problem(L, (int)e.start_mark.line + 1, (int)e.start_mark.column + 1,
-                        "keys must be plain names, not lists or mappings");
-            ynode *kid = build(L, &e, key);
-            if (!kid) goto fail;
-            if (key && kid->kind != Y_SCALAR) kid->bad = true;
-            if (key && kid->kind == Y_SCALAR)
-                for (int i = 0; i < n->n; i += 2)
-                    if (n->kids[i]->kind == Y_SCALAR && !strcmp(n->kids[i]->str, kid->str)) {
-                        problem(L, kid->line, kid->col,
-                                "duplicate key '%s' (first at line %d, column %d)", kid->str,
-                                n->kids[i]->line, n->kids[i]->col);
-                        kid->bad = true;
-                        break;
-                    }
-            node_push(n, kid);
-        }
-        return n;
-    }
-    default:
-        break;
-    }
-    yaml_event_delete(ev);
-fail:
-    node_free(n);
-    return NULL;
-}
-
-/* Lines whose indentation holds a tab: libyaml stops at the first with a
- * message about tokens; this names the cause, for every such line. */
-static int report_tabs(loader *L, const char *text, size_t len)
-{
-    int found = 0, line = 1;
-    for (size_t i = 0; i < len;) {
-        size_t j = i;
-        while (j < len && (text[j] == ' ' || text[j] == '\t')) {
-            if (text[j] == '\t') {
-                problem(L, line, (int)(j - i) + 1,
-                        "tab character in indentation (YAML indents with spaces)");
-                found++;
-                break;
-            }
-            j++;
-        }
-        while (i < len && text[i] != '\n') i++;
-        i++;
-        line++;
-    }
-    return found;
-}
-
-/* Parse the whole text into the root node (NULL for an empty document or
- * a syntax error, reported). */
-static ynode *parse_text(loader *L, const char *text, size_t len, bool *empty)
-{
-    *empty = false;
-    yaml_parser_initialize(&L->parser);
-    yaml_parser_set_input_string(&L->parser, (const unsigned char *)text, len);
-    ynode *root = NULL;
-    yaml_event_t ev;
-    bool done = false;
-    while (!done) {
-        if (!next_event(L, &ev)) break;
-        switch (ev.type) {
-        case YAML_STREAM_END_EVENT:
-            done = true;
-            yaml_event_delete(&ev);
-            break;
-        case YAML_DOCUMENT_START_EVENT:
-            if (root) {
-                problem(L, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
-                        "a pipeline file holds one YAML document, this is a second");
-                done = true;
-            }
-            yaml_event_delete(&ev);
-            break;
-        case YAML_SCALAR_EVENT:
-        case YAML_ALIAS_EVENT:
-        case YAML_SEQUENCE_START_EVENT:
-        case YAML_MAPPING_START_EVENT:
-            root = build(L, &ev, false);
-            if (!root) done = true;
-            break;
-        default:
-            yaml_event_delete(&ev);
-        }
-    }
-    yaml_parser_delete(&L->parser);
-    if (L->syntax_error) {
-        /* A tab in the indentation is the usual cause; say so instead. */
-        llp_pipeline_problems saved = *L->problems;
-        memset(L->problems, 0, sizeof *L->problems);
-        if (report_tabs(L, text, len) > 0) {
-            llp_pipeline_problems_free(&saved);
-        } else {
-            llp_pipeline_problems_free(L->problems);
-            *L->problems = saved;
-        }
-        node_free(root);
-        return NULL;
-    }
-    if (!root) *empty = true;
-    return root;
 }
 
 /* ---- checking values -------------------------------------------------------------- */
@@ -411,7 +78,7 @@ static const char *get_string(loader *L, const ynode *v, const char *what)
 {
     if (v->kind == Y_SCALAR && v->bad) return NULL;
     if (v->kind != Y_SCALAR || v->null) {
-        problem(L, v->line, v->col, "%s: expected a string, got %s", what, kind_name(v));
+        problem(L, v->line, v->col, "%s: expected a string, got %s", what, pl_node_kind(v));
         return NULL;
     }
     if (!*v->str) {
@@ -441,7 +108,7 @@ static int get_bool(loader *L, const ynode *v, const char *what)
         if (v->kind == Y_SCALAR && !v->null)
             problem(L, v->line, v->col, "%s: expected true or false, got '%s'", what, v->str);
         else
-            problem(L, v->line, v->col, "%s: expected true or false, got %s", what, kind_name(v));
+            problem(L, v->line, v->col, "%s: expected true or false, got %s", what, pl_node_kind(v));
     }
     return b;
 }
@@ -482,7 +149,7 @@ static int get_common_int(loader *L, const ynode *v, const char *key, int *out)
     const pl_option *o = pl_option_find(LLP_STEP_TOKENIZE, key);
     if (v->kind == Y_SCALAR && v->bad) return -1;
     if (v->kind != Y_SCALAR || v->null) {
-        problem(L, v->line, v->col, "%s: expected an integer, got %s", key, kind_name(v));
+        problem(L, v->line, v->col, "%s: expected an integer, got %s", key, pl_node_kind(v));
         return -1;
     }
     char flag[64];
@@ -508,7 +175,7 @@ static void load_input(loader *L, const ynode *v, llp_pipeline *p)
     if (v->kind != Y_MAP) {
         if (!(v->kind == Y_SCALAR && v->bad))
             problem(L, v->line, v->col, "input: expected a mapping (e.g. csv: PATH), got %s",
-                    kind_name(v));
+                    pl_node_kind(v));
         return;
     }
     static const char *const keys[] = { "csv", "tsv", "jsonl", "lines", "files", "stdin",
@@ -575,7 +242,7 @@ static void load_output(loader *L, const ynode *v, llp_pipeline *p)
     if (v->kind != Y_MAP) {
         if (!(v->kind == Y_SCALAR && v->bad))
             problem(L, v->line, v->col, "output: expected a mapping (e.g. jsonl: PATH), got %s",
-                    kind_name(v));
+                    pl_node_kind(v));
         return;
     }
     static const char *const keys[] = { "csv", "jsonl", "tsv", "stdout", "format" };
@@ -631,7 +298,7 @@ static void option_words(loader *L, llp_step_tool t, const pl_option *o, const y
     if (v->kind == Y_SCALAR && v->bad) return;
     if (o->type != PL_LIST && (v->kind != Y_SCALAR || v->null)) {
         problem(L, v->line, v->col, "%s: %s: expected %s, got %s", tool, o->name,
-                type_names[o->type], kind_name(v));
+                type_names[o->type], pl_node_kind(v));
         return;
     }
     switch (o->type) {
@@ -655,7 +322,7 @@ static void option_words(loader *L, llp_step_tool t, const pl_option *o, const y
     case PL_LIST: {
         if (v->kind == Y_MAP || (v->kind == Y_SCALAR && v->null)) {
             problem(L, v->line, v->col, "%s: %s: expected a list of strings, got %s", tool,
-                    o->name, kind_name(v));
+                    o->name, pl_node_kind(v));
             return;
         }
         int items = v->kind == Y_SEQ ? v->n : 1;
@@ -673,7 +340,7 @@ static void option_words(loader *L, llp_step_tool t, const pl_option *o, const y
             if (it->kind == Y_SCALAR && it->bad) return;
             if (it->kind != Y_SCALAR || it->null) {
                 problem(L, it->line, it->col, "%s: %s: expected a list of strings, item %d is %s",
-                        tool, o->name, i + 1, kind_name(it));
+                        tool, o->name, i + 1, pl_node_kind(it));
                 return;
             }
             if (o->join && v->kind == Y_SEQ && strchr(it->str, ',')) {
@@ -735,7 +402,7 @@ static void load_step(loader *L, const ynode *item, llp_pipeline *p)
             problem(L, item->line, item->col,
                     "a step is a tool name with its options (e.g. '- classify: {labels: [a, b]}'), "
                     "got %s",
-                    item->kind == Y_MAP ? "an empty mapping" : kind_name(item));
+                    item->kind == Y_MAP ? "an empty mapping" : pl_node_kind(item));
         return;
     }
     if (key->bad) return;
@@ -767,7 +434,7 @@ static void load_step(loader *L, const ynode *item, llp_pipeline *p)
     if (opts && !(opts->kind == Y_SCALAR && opts->null) && opts->kind != Y_MAP) {
         if (!(opts->kind == Y_SCALAR && opts->bad))
             problem(L, opts->line, opts->col, "%s: expected a mapping of options, got %s", tname,
-                    kind_name(opts));
+                    pl_node_kind(opts));
         opts = NULL;
     }
     for (int i = 0; opts && opts->kind == Y_MAP && i + 1 < opts->n; i += 2) {
@@ -829,7 +496,7 @@ static void load_steps(loader *L, const ynode *v, llp_pipeline *p)
         if (v->kind == Y_SCALAR && v->null)
             problem(L, v->line, v->col, "steps: the list is empty; a pipeline needs at least one step");
         else
-            problem(L, v->line, v->col, "steps: expected a list of steps, got %s", kind_name(v));
+            problem(L, v->line, v->col, "steps: expected a list of steps, got %s", pl_node_kind(v));
         return;
     }
     if (v->n == 0)
@@ -852,7 +519,7 @@ static void load_root(loader *L, const ynode *root, llp_pipeline *p)
     if (root->kind != Y_MAP) {
         problem(L, root->line, root->col,
                 "expected a mapping at the top (version:, input:, steps:...), got %s",
-                kind_name(root));
+                pl_node_kind(root));
         return;
     }
     static const char *const keys[] = { "version", "name", "model", "input", "steps", "output",
@@ -864,7 +531,7 @@ static void load_root(loader *L, const ynode *root, llp_pipeline *p)
         problem(L, root->line, root->col, "missing required key 'version' (write version: 1)");
     } else if (!(v->kind == Y_SCALAR && v->bad)) {
         if (v->kind != Y_SCALAR || v->null)
-            problem(L, v->line, v->col, "version: expected 1, got %s", kind_name(v));
+            problem(L, v->line, v->col, "version: expected 1, got %s", pl_node_kind(v));
         else if (strcmp(v->str, "1") != 0)
             problem(L, v->line, v->col, "unsupported version '%s' (llp-run reads version 1)",
                     v->str);
@@ -890,13 +557,20 @@ static void load_root(loader *L, const ynode *root, llp_pipeline *p)
     else problem(L, root->line, root->col, "missing required key 'steps'");
     if ((v = map_get(root, "output"))) load_output(L, v, p);
 
-    /* every step needs a model: its own, the pipeline's, or $LLP_MODEL */
+    /* Every step needs a model: its own, the pipeline's, or $LLP_MODEL. A
+     * model key already reported (bad value, misspelt key) is not reported
+     * again as missing. */
+    bool model_tried = map_key(root, "model") != NULL;
+    for (int i = 0; i + 1 < root->n; i += 2) {
+        const char *s2 = pl_suggest(root->kids[i]->str, keys, sizeof keys / sizeof keys[0]);
+        if (s2 && !strcmp(s2, "model")) model_tried = true;
+    }
     const char *env = getenv("LLP_MODEL");
     for (int i = 0; i < p->n_steps; i++) {
         llp_pipeline_step *st = &p->steps[i];
         if (!st->model && p->model) st->model = llp_strdup(p->model);
         if (!st->model && env && *env) st->model = llp_strdup(env);
-        if (!st->model)
+        if (!st->model && !model_tried)
             problem(L, st->line, st->column,
                     "%s: no model; set model: at the top or in this step (or LLP_MODEL)",
                     llp_step_tool_name(st->tool));
@@ -938,13 +612,13 @@ llp_pipeline *llp_pipeline_load(const char *path, llp_pipeline_problems *problem
     if (!text) return NULL;
     loader L = { .path = path, .problems = problems };
     bool empty;
-    ynode *root = parse_text(&L, text, len, &empty);
+    ynode *root = pl_yaml_parse(text, len, problems, &empty);
     free(text);
     llp_pipeline *p = llp_calloc(1, sizeof *p);
     p->file = llp_strdup(path);
     if (empty) problem(&L, 1, 1, "the file is empty; a pipeline needs version:, input: and steps:");
     if (root) load_root(&L, root, p);
-    node_free(root);
+    pl_node_free(root);
     if (problems->n > 0) {
         llp_pipeline_free(p);
         return NULL;
