@@ -229,7 +229,7 @@ static int classify_process(void *ctx, llp_batch *b, llp_record *const *recs, in
             continue;
         }
         res[i].fields = llp_classify_fields(t->cls, &out[i], t->into);
-        res[i].tokens_in = out[i].n_prompt;
+        res[i].tokens_in = out[i].n_unique;
     }
     for (int i = 0; i < n; i++) llp_classify_result_free(&out[i]);
     return rc;
