@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "matmul.h"
 #include "quant.h"
 #include "threads.h"
@@ -89,8 +91,9 @@ static int read_config(const gguf_file *f, llp_config *c, llp_err *err)
                            gguf_path(f), c->n_heads, c->n_heads_kv);
     c->head_dim = c->dim / c->n_heads;
     c->kv_dim = c->n_heads_kv * c->head_dim;
-    if (c->head_dim % 2 != 0)
-        return llp_err_set(err, "%s: head dimension %d is odd", gguf_path(f), c->head_dim);
+    if (c->head_dim % 2 != 0 || c->head_dim > LLP_MAX_HEAD_DIM)
+        return llp_err_set(err, "%s: head dimension %d is odd or larger than %d", gguf_path(f),
+                           c->head_dim, LLP_MAX_HEAD_DIM);
     if (get_optional_int(f, "llama.rope.dimension_count", &c->rope_dim, c->head_dim, err))
         return -1;
     if (c->rope_dim > c->head_dim || c->rope_dim % 2 != 0)
@@ -244,7 +247,9 @@ struct llp_context {
     float *v;       /* (n_batch, kv_dim) */
     float *hb;      /* (n_batch, ffn_dim) */
     float *hb2;     /* (n_batch, ffn_dim) */
-    float *att;     /* (n_threads, n_ctx) attention scores, one row per worker */
+    float *att;     /* (n_threads, n_ctx) attention scores, one row per worker
+                       (reference path) */
+    float **scores; /* per worker: (n_batch, n_ctx) score block (fast path) */
     float *rope_inv_freq;   /* (rope_dim / 2) base^(-2i/rope_dim) */
 };
 
@@ -287,6 +292,9 @@ llp_context *llp_context_new(const llp_model *m, const llp_context_params *p, ll
     ctx->hb = llp_malloc(sizeof(float) * nb * c->ffn_dim);
     ctx->hb2 = llp_malloc(sizeof(float) * nb * c->ffn_dim);
     ctx->att = llp_malloc(sizeof(float) * (size_t)llp_pool_size(ctx->pool) * n_ctx);
+    ctx->scores = llp_calloc((size_t)llp_pool_size(ctx->pool), sizeof(float *));
+    /* our pool supplies the parallelism; OpenBLAS threads would compete */
+    openblas_set_num_threads(1);
     ctx->rope_inv_freq = llp_malloc(sizeof(float) * (size_t)(c->rope_dim / 2));
     for (int i = 0; i < c->rope_dim / 2; i++)
         ctx->rope_inv_freq[i] = (float)pow((double)c->rope_base, -2.0 * i / c->rope_dim);
@@ -296,7 +304,6 @@ llp_context *llp_context_new(const llp_model *m, const llp_context_params *p, ll
 void llp_context_free(llp_context *ctx)
 {
     if (!ctx) return;
-    llp_pool_free(ctx->pool);
     free(ctx->k_cache);
     free(ctx->v_cache);
     free(ctx->x);
@@ -308,7 +315,11 @@ void llp_context_free(llp_context *ctx)
     free(ctx->hb);
     free(ctx->hb2);
     free(ctx->att);
+    if (ctx->scores)
+        for (int i = 0; i < llp_pool_size(ctx->pool); i++) free(ctx->scores[i]);
+    free(ctx->scores);
     free(ctx->rope_inv_freq);
+    llp_pool_free(ctx->pool);
     free(ctx);
 }
 
@@ -347,17 +358,27 @@ static void rmsnorm(float *out, const float *x, const float *weight, int n, floa
     for (int i = 0; i < n; i++) out[i] = x[i] * scale * weight[i];
 }
 
-/* Rotate adjacent pairs (v[2i], v[2i+1]) of each head by pos * inv_freq[i]. */
-static void rope(float *v, int n_heads, int head_dim, int rope_dim, const float *inv_freq, int pos)
+/* The rotation of position pos: cos and sin of pos * inv_freq[i] for each
+ * pair i < rope_dim / 2 (computed once per token, used by every head). */
+static void rope_angles(float *cs, float *sn, int rope_dim, const float *inv_freq, int pos)
+{
+    for (int i = 0; i < rope_dim / 2; i++) {
+        float theta = (float)pos * inv_freq[i];
+        cs[i] = cosf(theta);
+        sn[i] = sinf(theta);
+    }
+}
+
+/* Rotate adjacent pairs (v[2i], v[2i+1]) of each head by the angles. */
+static void rope(float *v, int n_heads, int head_dim, int rope_dim, const float *cs,
+                 const float *sn)
 {
     for (int h = 0; h < n_heads; h++) {
         float *hv = v + (size_t)h * head_dim;
         for (int i = 0; i < rope_dim / 2; i++) {
-            float theta = (float)pos * inv_freq[i];
-            float cs = cosf(theta), sn = sinf(theta);
             float a = hv[2 * i], b = hv[2 * i + 1];
-            hv[2 * i] = a * cs - b * sn;
-            hv[2 * i + 1] = a * sn + b * cs;
+            hv[2 * i] = a * cs[i] - b * sn[i];
+            hv[2 * i + 1] = a * sn[i] + b * cs[i];
         }
     }
 }
@@ -427,6 +448,78 @@ static void attention_task(void *arg, int task, int n_tasks)
     }
 }
 
+/* Fast attention: the tokens of a batch fall into runs of consecutive
+ * tokens of one sequence (a prompt is one run). For a run and a query head,
+ * the scores of all its tokens against the cached keys are one matrix
+ * product, S = Q_h K_h^T (run x positions), then the causal mask, a softmax
+ * per row, and O_h = S V_h, all with SGEMM on strided views of the cache.
+ * Tasks are (run, head) pairs. */
+typedef struct attention_run {
+    int first, n;       /* tokens [first, first + n) of the batch */
+    int seq, n_pos;     /* their sequence; positions 0..n_pos-1 are read */
+} attention_run;
+
+typedef struct block_attention_job {
+    llp_context *ctx;
+    const llp_batch *b;
+    int layer;
+    const attention_run *runs;
+    int n_runs;
+} block_attention_job;
+
+static void block_attention_task(void *arg, int task, int n_tasks)
+{
+    block_attention_job *job = arg;
+    llp_context *ctx = job->ctx;
+    const llp_config *c = &ctx->model->cfg;
+    const int hd = c->head_dim, group = c->n_heads / c->n_heads_kv;
+    const float scale = 1.0f / sqrtf((float)hd);
+    int n_pairs = job->n_runs * c->n_heads;
+    int per = (n_pairs + n_tasks - 1) / n_tasks;
+    if (!ctx->scores[task])
+        ctx->scores[task] = llp_malloc(sizeof(float) * (size_t)ctx->n_batch * ctx->n_ctx);
+    float *S = ctx->scores[task];
+    for (int pair = task * per; pair < n_pairs && pair < (task + 1) * per; pair++) {
+        const attention_run *run = &job->runs[pair / c->n_heads];
+        int h = pair % c->n_heads, kvh = h / group, P = run->n_pos;
+        const float *Q = ctx->q + (size_t)run->first * c->dim + (size_t)h * hd;
+        const float *K = kv_row(ctx, ctx->k_cache, run->seq, job->layer, 0) + (size_t)kvh * hd;
+        const float *V = kv_row(ctx, ctx->v_cache, run->seq, job->layer, 0) + (size_t)kvh * hd;
+        float *O = ctx->xb + (size_t)run->first * c->dim + (size_t)h * hd;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, run->n, P, hd, scale, Q, c->dim,
+                    K, c->kv_dim, 0.0f, S, P);
+        for (int t = 0; t < run->n; t++) {
+            int pos = job->b->pos[run->first + t];
+            float *row = S + (size_t)t * P;
+            for (int p = pos + 1; p < P; p++) row[p] = 0.0f;   /* causal: masked out */
+            softmax(row, pos + 1);
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, run->n, hd, P, 1.0f, S, P, V,
+                    c->kv_dim, 0.0f, O, c->dim);
+    }
+}
+
+/* Split a batch into runs of consecutive tokens of one sequence. */
+static int attention_runs(const llp_batch *b, attention_run *runs)
+{
+    int n_runs = 0;
+    for (int t = 0; t < b->n; t++) {
+        int seq = b->seq ? b->seq[t] : 0;
+        attention_run *r = n_runs ? &runs[n_runs - 1] : NULL;
+        if (r && r->seq == seq && b->pos[t] > b->pos[t - 1]) {
+            r->n++;
+        } else {
+            r = &runs[n_runs++];
+            r->first = t;
+            r->n = 1;
+            r->seq = seq;
+            r->n_pos = 0;
+        }
+        if (b->pos[t] + 1 > r->n_pos) r->n_pos = b->pos[t] + 1;
+    }
+    return n_runs;
+}
+
 static int check_batch(const llp_context *ctx, const llp_batch *b, llp_err *err)
 {
     const llp_config *c = &ctx->model->cfg;
@@ -453,6 +546,8 @@ int llp_decode(llp_context *ctx, const llp_batch *b, float *logits, float *hidde
     const llp_config *c = &m->cfg;
     const int n = b->n, dim = c->dim, kv_dim = c->kv_dim, ffn = c->ffn_dim;
     if (check_batch(ctx, b, err)) return -1;
+    attention_run *runs = llp_malloc(sizeof *runs * (size_t)n);
+    int n_runs = attention_runs(b, runs);
 
     /* x = token_embd[token] */
     size_t emb_row = llp_row_size(m->token_embd.type, dim);
@@ -473,19 +568,24 @@ int llp_decode(llp_context *ctx, const llp_batch *b, float *logits, float *hidde
         matmul(ctx, &L->wv, ctx->xb, n, ctx->v);
         for (int t = 0; t < n; t++) {
             int seq = b->seq ? b->seq[t] : 0;
-            rope(ctx->q + (size_t)t * dim, c->n_heads, c->head_dim, c->rope_dim,
-                 ctx->rope_inv_freq, b->pos[t]);
-            rope(ctx->k + (size_t)t * kv_dim, c->n_heads_kv, c->head_dim, c->rope_dim,
-                 ctx->rope_inv_freq, b->pos[t]);
+            float cs[LLP_MAX_HEAD_DIM / 2], sn[LLP_MAX_HEAD_DIM / 2];
+            rope_angles(cs, sn, c->rope_dim, ctx->rope_inv_freq, b->pos[t]);
+            rope(ctx->q + (size_t)t * dim, c->n_heads, c->head_dim, c->rope_dim, cs, sn);
+            rope(ctx->k + (size_t)t * kv_dim, c->n_heads_kv, c->head_dim, c->rope_dim, cs, sn);
             memcpy(kv_row(ctx, ctx->k_cache, seq, l, b->pos[t]), ctx->k + (size_t)t * kv_dim,
                    sizeof(float) * kv_dim);
             memcpy(kv_row(ctx, ctx->v_cache, seq, l, b->pos[t]), ctx->v + (size_t)t * kv_dim,
                    sizeof(float) * kv_dim);
         }
-        attention_job job = { ctx, b, l };
-        int n_tasks = llp_pool_size(ctx->pool);
-        if (n_tasks > n * c->n_heads) n_tasks = n * c->n_heads;
-        llp_pool_run(ctx->pool, attention_task, &job, n_tasks);
+        if (ctx->reference) {
+            attention_job job = { ctx, b, l };
+            llp_pool_run(ctx->pool, attention_task, &job, 1);
+        } else {
+            block_attention_job job = { ctx, b, l, runs, n_runs };
+            int n_tasks = llp_pool_size(ctx->pool);
+            if (n_tasks > n_runs * c->n_heads) n_tasks = n_runs * c->n_heads;
+            llp_pool_run(ctx->pool, block_attention_task, &job, n_tasks);
+        }
 
         /* x += Wo * attention */
         matmul(ctx, &L->wo, ctx->xb, n, ctx->xb2);
@@ -511,6 +611,7 @@ int llp_decode(llp_context *ctx, const llp_batch *b, float *logits, float *hidde
                 c->norm_eps);
         n_out++;
     }
+    free(runs);
     if (n_out == 0) return 0;
     if (hidden) memcpy(hidden, ctx->xb, sizeof(float) * (size_t)n_out * dim);
     if (logits) matmul(ctx, &m->output, ctx->xb, n_out, logits);

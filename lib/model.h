@@ -20,6 +20,8 @@
 
 typedef struct llp_pool llp_pool;
 
+#define LLP_MAX_HEAD_DIM 512    /* widest attention head accepted */
+
 typedef struct llp_config {
     int n_vocab;        /* rows of token_embd */
     int dim;            /* llama.embedding_length */
