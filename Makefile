@@ -115,10 +115,19 @@ FUZZ_CFLAGS  := -std=c11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unuse
                 -pthread -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_NAMES   := gguf tokenizer csv jsonl $(if $(wildcard lib/pipeline_load.c),yaml)
 FUZZ_LIB_A   := $(FUZZ_DIR)/libllamapipe.a
-# The harnesses reach no kernel (and clang 14 lacks the "f16c" CPU check the
-# dispatcher uses), so lib/kernels stays out of this build.
-FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_DIR)/%.o,$(wildcard lib/*.c))
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_DIR)/%.o)
 
+# No harness runs a kernel, and clang 14 lacks the "f16c" CPU check the
+# dispatcher uses: in this build the dispatcher always picks the scalar ones.
+$(FUZZ_DIR)/lib/kernels/dispatch.o: lib/kernels/dispatch.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link '-D__builtin_cpu_supports(f)=0' -c $< -o $@
+$(FUZZ_DIR)/lib/kernels/%_avx2.o: lib/kernels/%_avx2.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(AVX2_FLAGS) -c $< -o $@
+$(FUZZ_DIR)/lib/kernels/%_avx512.o: lib/kernels/%_avx512.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(AVX512_FLAGS) -c $< -o $@
 $(FUZZ_DIR)/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@

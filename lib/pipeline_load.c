@@ -476,7 +476,7 @@ static void load_step(loader *L, const ynode *item, llp_pipeline *p)
     /* the whole command line once more, for rules across options */
     char **argv = llp_calloc((size_t)st->n_words + 1, sizeof *argv);
     argv[0] = (char *)llp_step_tool_binary(t);
-    memcpy(argv + 1, st->words, sizeof *argv * (size_t)st->n_words);
+    if (st->n_words) memcpy(argv + 1, st->words, sizeof *argv * (size_t)st->n_words);
     llp_cli cli;
     pl_step_opts so;
     llp_err err;
