@@ -436,6 +436,9 @@ static int run_step(run_state *r, int i, const char *in_path, FILE *out)
         llp_error(TOOL, "step %d (%s): %s", i + 1, llp_step_tool_name(st->tool), err.msg);
         goto done_noparse;
     }
+    /* llp-tokenize --count prints counts unless an output format is asked for */
+    if (opts.tool == LLP_STEP_TOKENIZE && opts.count && cli.out == LLP_FMT_AUTO)
+        cli.out = LLP_FMT_TEXT;
     cli.quiet = r->o->quiet;
     cli.progress = !r->o->quiet && (r->o->progress || isatty(STDERR_FILENO));
     llp_engine *e = engine_for(r, cli.model);

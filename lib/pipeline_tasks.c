@@ -11,6 +11,7 @@
  * Not for: option parsing (pipeline_schema.c), the order of steps or the
  * store's pipeline job (pipeline_run.c).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,6 +137,39 @@ static int tokenize_process(void *ctx, llp_batch *b, llp_record *const *recs, in
     return 0;
 }
 
+/* Items of a JSON array separated by spaces (strings as they are). */
+static void print_array(FILE *out, const json_t *a)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v) {
+        if (i) fputc(' ', out);
+        if (json_is_string(v)) fwrite(json_string_value(v), 1, json_string_length(v), out);
+        else fprintf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    }
+}
+
+/* --out text: the ids (tab, the pieces), or the count, as llp-tokenize prints. */
+static void tokenize_text(FILE *out, const llp_record *r, void *ctx)
+{
+    const pl_task *t = ctx;
+    if (r->error) {
+        fprintf(out, "error: %s\n", r->error);
+        return;
+    }
+    if (t->count) {
+        json_t *n = json_object_get(r->fields, t->cols[0]);
+        fprintf(out, "%" JSON_INTEGER_FORMAT "\n", json_integer_value(n));
+        return;
+    }
+    print_array(out, json_object_get(r->fields, t->cols[0]));
+    if (t->pieces) {
+        fputc('\t', out);
+        print_array(out, json_object_get(r->fields, t->cols[2]));
+    }
+    fputc('\n', out);
+}
+
 static int tokenize_setup(pl_task *t, const pl_step_opts *o, llp_engine *e, llp_batch_tool *bt)
 {
     t->tok = e->tok;
@@ -155,6 +189,7 @@ static int tokenize_setup(pl_task *t, const pl_step_opts *o, llp_engine *e, llp_
     bt->task = "tokenize";
     bt->process = tokenize_process;
     bt->max_batch = 64;
+    bt->text_fn = tokenize_text;
     return 0;
 }
 
@@ -432,6 +467,7 @@ pl_task *pl_task_new(const pl_step_opts *o, const llp_cli *cli, llp_engine *e,
         bt->model_size = e->file_size;
         bt->model_meta = e->meta;
     }
+    if (bt->text_fn) bt->text_ctx = t;
     bt->output_columns = (const char *const *)t->cols;
     bt->n_output_columns = (size_t)t->n_cols;
     return t;
