@@ -106,7 +106,9 @@ static int process(void *ctx, llp_batch *b, llp_record *const *recs, int n,
             continue;
         }
         res[i].fields = llp_classify_fields(t->cls, &out[i], t->into);
-        res[i].tokens_in = out[i].n_prompt;
+        /* what this record put through the model: its prompt tokens
+         * beyond the shared prefix (the prefix is computed once per job) */
+        res[i].tokens_in = out[i].n_unique;
     }
     for (int i = 0; i < n; i++) llp_classify_result_free(&out[i]);
     return rc;
