@@ -13,7 +13,7 @@
  * activation block sums:
  *
  *   legacy 32-blocks   w = dw * (u - k)  or  dw * u + m
- *     dot = dw * da * (sum(u * a) - k * sum(a))   (or + m * da * sum(a))
+ *     dot = dw * da * (sum(u * a) - k * sum(a))   (or + m * s, s ~ da * sum(a))
  *   K-quant 256-blocks, sub-blocks of 16 (or 32) values with integer scale sc
  *   and integer offset mn:  w = d * sc * u - dm * mn
  *     dot = da * (d * sum_sub sc * sum(u * a)  -  dm * sum_sub mn * bsum)
@@ -40,22 +40,31 @@
 #include "quant.h"
 #include "quant_blocks.h"
 
-/* Activations of one token, 32 values: a_i = d * qs[i]; sum = sum(qs). */
+/* Activations of one token, 32 values: a_i = d * qs[i]; sum = sum(qs).
+ * Rounded as llama.cpp's Q8_0 / Q8_1 activation blocks are, so products
+ * agree with it to float rounding (near-ties in logits depend on this):
+ * the codes are x * (1 / (amax / 127)) rounded to nearest even, d is
+ * amax / 127 rounded through fp16 after the codes are made, and
+ * s = fp16(amax / 127 * sum) with the unrounded scale. Q4_0, Q5_0 and Q8_0 weights fold their
+ * integer offset in with the exact integer sum; Q4_1 and Q5_1 weights add
+ * m * s, as llama.cpp's Q8_1 path does. */
 typedef struct {
     float d;
+    float s;
     int32_t sum;
     int8_t qs[32];
 } llp_act_q8_32;
 
 /* Activations of one token, 256 values: a_i = d * qs[i]; bsums[j] is the
- * sum of qs[16j .. 16j+15]. */
+ * sum of qs[16j .. 16j+15]. As llama.cpp's Q8_K: id = 127 / amax, codes
+ * x * id rounded to nearest even, d = 1 / id kept as a float. */
 typedef struct {
     float d;
     int16_t bsums[16];
     int8_t qs[256];
 } llp_act_q8_256;
 
-_Static_assert(sizeof(llp_act_q8_32) == 40, "llp_act_q8_32 size");
+_Static_assert(sizeof(llp_act_q8_32) == 44, "llp_act_q8_32 size");
 _Static_assert(sizeof(llp_act_q8_256) == 292, "llp_act_q8_256 size");
 
 /* Which activation format a weight type multiplies with. */

@@ -21,23 +21,32 @@
 
 /* ---- activation quantization -------------------------------------------- */
 
-/* n values -> codes in -127..127 with d = max|x| / 127; returns d. */
-static float quantize_block(const float *x, int n, int8_t *q)
+/* 32 values -> codes in -127..127: x / d rounded to nearest even, d =
+ * amax / 127 (multiplying by id = 1 / d, as llama.cpp does); returns d,
+ * unrounded. */
+static float quantize_block32(const float *x, int8_t *q)
 {
     float amax = 0;
-    for (int i = 0; i < n; i++) amax = fmaxf(amax, fabsf(x[i]));
+    for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
     float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
-    for (int i = 0; i < n; i++) q[i] = (int8_t)lrintf(x[i] * id);
+    for (int i = 0; i < 32; i++) q[i] = (int8_t)lrintf(x[i] * id);
     return d;
+}
+
+static float fp16_round(float f)
+{
+    return llp_fp16_to_f32(llp_f32_to_fp16(f));
 }
 
 static void quantize_q8_32_scalar(const float *x, void *dst, int64_t n)
 {
     llp_act_q8_32 *b = dst;
     for (int64_t i = 0; i < n / 32; i++, x += 32) {
-        b[i].d = quantize_block(x, 32, b[i].qs);
+        float d = quantize_block32(x, b[i].qs);
         int sum = 0;
         for (int j = 0; j < 32; j++) sum += b[i].qs[j];
+        b[i].d = fp16_round(d);
+        b[i].s = fp16_round(d * (float)sum);
         b[i].sum = sum;
     }
 }
@@ -46,7 +55,11 @@ static void quantize_q8_256_scalar(const float *x, void *dst, int64_t n)
 {
     llp_act_q8_256 *b = dst;
     for (int64_t i = 0; i < n / 256; i++, x += 256) {
-        b[i].d = quantize_block(x, 256, b[i].qs);
+        float amax = 0;
+        for (int j = 0; j < 256; j++) amax = fmaxf(amax, fabsf(x[j]));
+        float id = amax > 0 ? 127.0f / amax : 0.0f;
+        for (int j = 0; j < 256; j++) b[i].qs[j] = (int8_t)lrintf(x[j] * id);
+        b[i].d = amax > 0 ? 1.0f / id : 0.0f;
         for (int j = 0; j < 16; j++) {
             int sum = 0;
             for (int k = 0; k < 16; k++) sum += b[i].qs[16 * j + k];
@@ -59,7 +72,7 @@ static void quantize_q8_256_scalar(const float *x, void *dst, int64_t n)
 
 /* A legacy block as codes: w_i = dw * (u_i - k) + m, with k an integer
  * and m a float constant per block:
- * dot = dw * da * (sum(u a) - k sum(a)) + m * da * sum(a). */
+ * dot = dw * da * (sum(u a) - k sum(a)) + m * s, s ~ da * sum(a). */
 typedef struct {
     uint8_t u[32];
     int k;
@@ -149,7 +162,7 @@ static void gemm_legacy(legacy_unpack_fn unpack, size_t block_bytes,
                     int32_t isum = 0;
                     for (int j = 0; j < 32; j++) isum += c.u[j] * a->qs[j];
                     isum -= c.k * a->sum;
-                    acc[t] += c.dw * a->d * (float)isum + c.m * a->d * (float)a->sum;
+                    acc[t] += c.dw * a->d * (float)isum + c.m * a->s;
                 }
             }
             for (int t = 0; t < nt; t++) Y[(int64_t)(t0 + t) * y_stride + r] = acc[t];
