@@ -137,6 +137,7 @@ const char *pl_suggest(const char *word, const char *const *names, int n)
 {
     const char *best = NULL;
     int best_d = 1000;
+    if (!word) return NULL;   /* a key that is not a scalar has no spelling */
     for (int i = 0; i < n; i++) {
         int dist = edit_distance(word, names[i]);
         if (dist < best_d) {

@@ -58,6 +58,22 @@ static void yaml_step_without_options(void)
     llp_pipeline_problems_free(&problems);
 }
 
+/* fuzz_yaml: a top-level key that is not a scalar (a YAML complex key,
+ * "? - embed: ...") reached the "did you mean" search as a NULL word
+ * (UBSan: null pointer passed to strlen, pipeline_schema.c). */
+static void yaml_complex_key(void)
+{
+    static const char input[] =
+        "? - embed: {pooling: mean, normalize: l2, collection: docs}\n  - tokendetm\n";
+    const char *path = write_input("complex-key.yaml", input, sizeof input - 1);
+    llp_pipeline_problems problems = {0};
+    llp_pipeline *p = llp_pipeline_load(path, &problems);
+    ok(p == NULL && problems.n > 0, "yaml: a complex top-level key: refused with %d problems",
+       problems.n);
+    llp_pipeline_free(p);
+    llp_pipeline_problems_free(&problems);
+}
+
 int main(void)
 {
     const char *tmp = getenv("LLP_TMP");
@@ -67,6 +83,7 @@ int main(void)
         return 1;
     }
     yaml_step_without_options();
+    yaml_complex_key();
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) diag("could not remove %s", dir);
