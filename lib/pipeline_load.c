@@ -73,6 +73,25 @@ static void check_keys(loader *L, const ynode *map, const char *where,
     }
 }
 
+/* True when map has an unknown key (not in names[]) that is a misspelling
+ * of one of wanted[]: that key is already reported, so the wanted key is
+ * not reported missing as well. */
+static bool misspelt_as(const ynode *map, const char *const *names, int n_names,
+                        const char *const *wanted, int n_wanted)
+{
+    for (int i = 0; i + 1 < map->n; i += 2) {
+        const ynode *k = map->kids[i];
+        if (k->bad) continue;
+        bool known = false;
+        for (int j = 0; j < n_names && !known; j++) known = !strcmp(k->str, names[j]);
+        if (known) continue;
+        const char *s = pl_suggest(k->str, names, n_names);
+        for (int j = 0; s && j < n_wanted; j++)
+            if (!strcmp(s, wanted[j])) return true;
+    }
+    return false;
+}
+
 /* A non-empty string value, or NULL after reporting. */
 static const char *get_string(loader *L, const ynode *v, const char *what)
 {
@@ -205,7 +224,7 @@ static void load_input(loader *L, const ynode *v, llp_pipeline *p)
             get_paths(L, val, k->str, p, in);
         }
     }
-    if (!first)
+    if (!first && !misspelt_as(v, keys, sizeof keys / sizeof keys[0], input_sources, N_SOURCES))
         problem(L, v->line, v->col,
                 "input: no source; give one of csv, tsv, jsonl, lines, files, stdin");
 
@@ -271,7 +290,8 @@ static void load_output(loader *L, const ynode *v, llp_pipeline *p)
         if (s) out->path = llp_strdup(s);
         llp_format_parse_out(k->str, &out->format, NULL);
     }
-    if (!first) problem(L, v->line, v->col, "output: no target; give one of csv, jsonl, tsv, stdout");
+    if (!first && !misspelt_as(v, keys, 5, keys, 4))
+        problem(L, v->line, v->col, "output: no target; give one of csv, jsonl, tsv, stdout");
     const ynode *fmt = map_get(v, "format");
     if (fmt) {
         const char *s = get_string(L, fmt, "format");
@@ -526,9 +546,13 @@ static void load_root(loader *L, const ynode *root, llp_pipeline *p)
                                         "threads", "ctx_size", "db" };
     check_keys(L, root, "", keys, sizeof keys / sizeof keys[0]);
 
+    const int n_keys = sizeof keys / sizeof keys[0];
+    const char *const want_version[] = { "version" }, *const want_input[] = { "input" },
+                      *const want_steps[] = { "steps" };
     const ynode *v = map_get(root, "version");
     if (!v) {
-        problem(L, root->line, root->col, "missing required key 'version' (write version: 1)");
+        if (!misspelt_as(root, keys, n_keys, want_version, 1))
+            problem(L, root->line, root->col, "missing required key 'version' (write version: 1)");
     } else if (!(v->kind == Y_SCALAR && v->bad)) {
         if (v->kind != Y_SCALAR || v->null)
             problem(L, v->line, v->col, "version: expected 1, got %s", pl_node_kind(v));
@@ -552,9 +576,11 @@ static void load_root(loader *L, const ynode *root, llp_pipeline *p)
     if ((v = map_get(root, "db")) && (s = get_string(L, v, "db"))) p->db = llp_strdup(s);
 
     if ((v = map_get(root, "input"))) load_input(L, v, p);
-    else problem(L, root->line, root->col, "missing required key 'input' (e.g. input: {csv: PATH})");
+    else if (!misspelt_as(root, keys, n_keys, want_input, 1))
+        problem(L, root->line, root->col, "missing required key 'input' (e.g. input: {csv: PATH})");
     if ((v = map_get(root, "steps"))) load_steps(L, v, p);
-    else problem(L, root->line, root->col, "missing required key 'steps'");
+    else if (!misspelt_as(root, keys, n_keys, want_steps, 1))
+        problem(L, root->line, root->col, "missing required key 'steps'");
     if ((v = map_get(root, "output"))) load_output(L, v, p);
 
     /* Every step needs a model: its own, the pipeline's, or $LLP_MODEL. A

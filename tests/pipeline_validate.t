@@ -282,6 +282,36 @@ output:
   format: jsonl
 EOF
 
+# A misspelt key is reported once, not also as the key it stands for missing.
+bad misspelt_keys "misspelt_keys.yaml:3:9: input: unknown key 'cvs' (did you mean 'csv'?)
+misspelt_keys.yaml:4:1: unknown key 'stpes' (did you mean 'steps'?)
+misspelt_keys.yaml:6:10: output: unknown key 'jsnol' (did you mean 'jsonl'?)" <<'EOF'
+version: 1
+model: m.gguf
+input: {cvs: a.csv}
+stpes:
+  - tokenize
+output: {jsnol: o.jsonl}
+EOF
+
+bad duplicate_option "duplicate_option.yaml:7:7: duplicate key 'labels' (first at line 6, column 7)" <<'EOF'
+version: 1
+model: m.gguf
+input: {csv: a.csv}
+steps:
+  - classify:
+      labels: [a, b]
+      labels: [c, d]
+EOF
+
+bad bad_threads "bad_threads.yaml:2:10: threads: must be between 1 and 1024, got '0'" <<'EOF'
+version: 1
+threads: 0
+model: m.gguf
+input: {csv: a.csv}
+steps: [tokenize]
+EOF
+
 # Several problems in one file: all reported, in file order.
 bad several "several.yaml:1:10: unsupported version '3' (llp-run reads version 1)
 several.yaml:2:1: unknown key 'modle' (did you mean 'model'?)
