@@ -59,8 +59,19 @@ fi
 
 if [ -x "$BIN/llp-run" ] && [ -f pipelines/sentiment.yaml ]; then
   echo
-  echo "== llp-run pipelines/sentiment.yaml"
-  "$BIN/llp-run" pipelines/sentiment.yaml
+  echo "== llp-run pipelines/sentiment.yaml (the same first reviews; the shell pipeline it equals:)"
+  [ -f "$OUT/reviews-head.csv" ] && export REVIEWS="$OUT/reviews-head.csv"
+  OUT="$OUT/sentiment.csv" "$BIN/llp-run" --dry-run pipelines/sentiment.yaml | tail -n 1
+  OUT="$OUT/sentiment.csv" "$BIN/llp-run" pipelines/sentiment.yaml
+  echo "   ... all rows in $OUT/sentiment.csv"
+  if [ -d examples/docs ]; then
+    echo
+    echo "== llp-run pipelines/summarize.yaml (on three documents of examples/docs)"
+    rm -rf "$OUT/docs-head" && mkdir -p "$OUT/docs-head"
+    ls examples/docs | head -n 3 | sed 's|^|examples/docs/|' | xargs -I{} cp {} "$OUT/docs-head/"
+    DOCS="$OUT/docs-head/" OUT="$OUT/summaries-pipeline.jsonl" "$BIN/llp-run" pipelines/summarize.yaml
+    cut -c1-160 "$OUT/summaries-pipeline.jsonl"
+  fi
 fi
 
 echo
