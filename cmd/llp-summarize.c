@@ -133,6 +133,10 @@ int main(int argc, char **argv)
     char *template = NULL;
     if (o.prompt_file && !(template = llp_summary_read_template(o.prompt_file, &err)))
         llp_die(cli.tool, "%s", err.msg);
+    if (template && llp_summary_template_check(template, &err)) {
+        free(template);
+        return llp_cli_usage_error(&cli, "%s: %s", o.prompt_file, err.msg);
+    }
     llp_engine_opts eo = { .model_path = cli.model, .n_ctx = cli.ctx_size,
                            .n_threads = cli.threads };
     llp_engine *e = llp_engine_open(&eo, &err);

@@ -318,14 +318,17 @@ static int prompt_overhead(llp_summarizer *s, const char *tmpl, llp_err *err)
     return n;
 }
 
+int llp_summary_template_check(const char *tmpl, llp_err *err)
+{
+    int n = count_placeholders(tmpl);
+    if (n == 1) return 0;
+    return llp_err_set(err, "the prompt template must contain {text} exactly once (found %d)", n);
+}
+
 llp_summarizer *llp_summarizer_new(llp_context *ctx, const llp_tokenizer *tok,
                                    const llp_summarizer_params *p, llp_err *err)
 {
-    if (p->prompt && count_placeholders(p->prompt) != 1) {
-        llp_err_set(err, "the prompt template must contain {text} exactly once (found %d)",
-                    count_placeholders(p->prompt));
-        return NULL;
-    }
+    if (p->prompt && llp_summary_template_check(p->prompt, err)) return NULL;
     llp_summarizer *s = llp_calloc(1, sizeof *s);
     s->ctx = ctx;
     s->tok = tok;

@@ -131,6 +131,10 @@ int llp_summarizer_chunk_tokens(const llp_summarizer *s);
  * NULL with err naming the file. */
 char *llp_summary_read_template(const char *path, llp_err *err);
 
+/* Check a template: 0 when it holds {text} exactly once, else -1 with err
+ * "the prompt template must contain {text} exactly once (found N)". */
+int llp_summary_template_check(const char *tmpl, llp_err *err);
+
 /* The default templates for a chat format: level 1 (a chunk) and combining. */
 const char *llp_summary_default_prompt(llp_chat_format chat, bool combine);
 

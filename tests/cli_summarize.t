@@ -113,8 +113,8 @@ is "$(q "select json_extract(params,'\$.prompt') from jobs order by id desc limi
 Summary:" "the template is part of the job's parameters"
 printf 'no placeholder' > bad.txt
 got=$("$S" -m "$M" --no-db -q --prompt-file bad.txt docs/a.txt 2>&1); rc=$?
-is "$rc" 1 "--prompt-file without {text}: exit 1"
-is "$got" "llp-summarize: error: bad.txt: the prompt template must contain {text} exactly once (found 0)" "and says why"
+is "$rc" 2 "--prompt-file without {text}: usage error, exit 2"
+is "$(printf '%s\n' "$got" | head -1)" "llp-summarize: error: bad.txt: the prompt template must contain {text} exactly once (found 0)" "and says why"
 : > empty.txt
 "$S" -m "$M" --no-db -q empty.txt > e.jsonl; is $? 3 "an empty document: exit 3"
 is "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["error"])' e.jsonl)" "empty.txt: empty text" "its record carries the error"
