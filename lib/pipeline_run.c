@@ -273,13 +273,16 @@ int llp_pipeline_check_files(const llp_pipeline *p, FILE *err_out)
 
 /* ---- the pipeline job ------------------------------------------------------------- */
 
-/* What identifies a plan for --resume: every step's command line. */
+/* What identifies a plan for --resume: every step's command line (less
+ * llp-run's -t, which changes no output). */
 static json_t *plan_params(const llp_pipeline *p, const llp_pipeline_run_opts *o)
 {
+    llp_pipeline_run_opts same = *o;
+    same.threads = 0;
     json_t *steps = json_array();
     for (int i = 0; i < p->n_steps; i++) {
         int argc;
-        char **argv = llp_pipeline_step_argv(p, o, i, &argc);
+        char **argv = llp_pipeline_step_argv(p, &same, i, &argc);
         json_t *a = json_array();
         for (int k = 0; k < argc; k++) json_array_append_new(a, json_string(argv[k]));
         json_array_append_new(steps, a);
