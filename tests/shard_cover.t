@@ -39,7 +39,7 @@ run_tool() {
     classify) "$BIN/llp-classify" -m "$M" --no-db -q --labels pos,neg,neu "$@" "$IN" ;;
     classify1) "$BIN/llp-classify" -m "$M" --no-db -q --labels pos,neg,neu --batch-rows 1 "$@" "$IN" ;;
     embed)    "$BIN/llp-embed" -m "$M" --no-db -q "$@" "$IN" ;;
-    summarize) "$BIN/llp-summarize" -m "$M" --no-db -q --max-tokens 2 "$@" "$IN" ;;
+    summarize) "$BIN/llp-summarize" -m "$M" --no-db -q --max-tokens 16 "$@" "$IN" ;;
     run)      "$BIN/llp-run" --no-db -q "$@" "$TMP/pipe.yaml" ;;
     esac
 }

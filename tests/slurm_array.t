@@ -205,6 +205,50 @@ LLP_OUT="$OUT" bash "$EX/merge.sbatch" 2> /dev/null
 is "$?" 0 "merge.sbatch a second time succeeds"
 sqlite3 "$OUT/merged.db" .dump | cmp -s - "$TMP/dump1"; ok $? "the second merge changes nothing"
 
+# ---- a pipeline by shard ---------------------------------------------------------
+# The same classification as an llp-run pipeline writing a CSV file per shard
+# (its path holds ${LLP_SHARD}, which run-array.sbatch sets).
+PIPE="$TMP/sentiment.yaml"
+cat > "$PIPE" <<EOF
+version: 1
+name: slurm-sentiment
+model: $M
+input:
+  csv: $IN
+  column: review
+  id_column: id
+steps:
+  - classify:
+      labels: [positive, negative, neutral]
+      batch_rows: 1
+output:
+  csv: $TMP/pfiles/sentiment-\${LLP_SHARD:-all}.csv
+EOF
+POUT="$TMP/pout"
+pjid=$(cd "$TMP/jobs" && LLP_OUT="$POUT" timeout 90 sbatch --parsable --wait --array=0-3 --cpus-per-task=1 \
+       --output="$TMP/jobs/pipe-%a.log" "$EX/run-array.sbatch" llp-run -q "$PIPE")
+rc=$?
+[ "$rc" -eq 0 ] || diag "$(tail -n 5 "$TMP"/jobs/pipe-*.log 2> /dev/null)"
+is "$rc" 0 "sbatch --array=0-3 --wait run-array.sbatch llp-run PIPELINE: every task succeeds"
+LLP_OUT="$POUT" timeout 60 sbatch --wait --quiet --dependency="afterok:${pjid%%;*}" \
+    --output="$TMP/jobs/pmerge.log" --chdir="$TMP/jobs" "$EX/merge.sbatch"
+is "$?" 0 "merge.sbatch after the pipeline array succeeds"
+is "$(ls "$TMP/pfiles" | tr '\n' ' ')" \
+   "sentiment-shard-0-of-4.csv sentiment-shard-1-of-4.csv sentiment-shard-2-of-4.csv sentiment-shard-3-of-4.csv " \
+   "each pipeline shard wrote its own CSV file"
+LLP_SHARD=all llp-run -q --db "$TMP/psingle.db" "$PIPE"; ok $? "the pipeline in a single process"
+cmp -s <(for k in 0 1 2 3; do tail -n +2 "$TMP/pfiles/sentiment-shard-$k-of-4.csv"; done | LC_ALL=C sort) \
+       <(tail -n +2 "$TMP/pfiles/sentiment-all.csv" | LC_ALL=C sort)
+ok $? "pipeline: the 4 shard files hold the single run's 200 rows"
+cmp -s <(tail -n +2 "$TMP/pfiles/sentiment-all.csv" | LC_ALL=C sort) <(tail -n +2 "$TMP/single.csv" | LC_ALL=C sort)
+ok $? "pipeline and llp-classify give the same rows"
+items_of "$POUT/merged.db" | cmp -s - <(items_of "$TMP/psingle.db")
+ok $? "pipeline: merged store has the single run's items and outputs"
+is "$(sqlite3 "$POUT/merged.db" "SELECT count(*) FROM jobs WHERE tool LIKE 'pipeline:%';
+                                 SELECT count(*) FROM jobs j JOIN jobs p ON p.id = j.parent_job
+                                 WHERE p.tool LIKE 'pipeline:%' AND j.tool = 'classify'" | tr '\n' ' ')" "4 4 " \
+   "pipeline: 4 pipeline jobs merged, each with its classify step still linked to it"
+
 # ---- the scripts by hand (no scheduler): what they refuse ---------------------
 
 HAND="$TMP/hand"
