@@ -534,6 +534,16 @@ static char *default_name(const char *path)
     return llp_strndup(base, n);
 }
 
+/* threads, ctx_size and db: at the top level, or under defaults:. */
+static void load_settings(loader *L, const ynode *map, llp_pipeline *p)
+{
+    const ynode *v;
+    const char *s;
+    if ((v = map_get(map, "threads"))) get_common_int(L, v, "threads", &p->threads);
+    if ((v = map_get(map, "ctx_size"))) get_common_int(L, v, "ctx_size", &p->ctx_size);
+    if ((v = map_get(map, "db")) && (s = get_string(L, v, "db")) && !p->db) p->db = llp_strdup(s);
+}
+
 static void load_root(loader *L, const ynode *root, llp_pipeline *p)
 {
     if (root->kind != Y_MAP) {
@@ -543,7 +553,7 @@ static void load_root(loader *L, const ynode *root, llp_pipeline *p)
         return;
     }
     static const char *const keys[] = { "version", "name", "model", "input", "steps", "output",
-                                        "threads", "ctx_size", "db" };
+                                        "threads", "ctx_size", "db", "defaults" };
     check_keys(L, root, "", keys, sizeof keys / sizeof keys[0]);
 
     const int n_keys = sizeof keys / sizeof keys[0];
@@ -571,9 +581,24 @@ static void load_root(loader *L, const ynode *root, llp_pipeline *p)
         p->model = llp_strdup(s);
         add_file(p, s, "model", v);
     }
-    if ((v = map_get(root, "threads"))) get_common_int(L, v, "threads", &p->threads);
-    if ((v = map_get(root, "ctx_size"))) get_common_int(L, v, "ctx_size", &p->ctx_size);
-    if ((v = map_get(root, "db")) && (s = get_string(L, v, "db"))) p->db = llp_strdup(s);
+    load_settings(L, root, p);
+    if ((v = map_get(root, "defaults"))) {
+        static const char *const setting_keys[] = { "threads", "ctx_size", "db" };
+        if (v->kind != Y_MAP) {
+            if (!(v->kind == Y_SCALAR && v->bad))
+                problem(L, v->line, v->col, "defaults: expected a mapping (threads:, ctx_size:, "
+                        "db:), got %s", pl_node_kind(v));
+        } else {
+            check_keys(L, v, "defaults: ", setting_keys, 3);
+            for (int i = 0; i < 3; i++) {
+                const ynode *k = map_key(v, setting_keys[i]);
+                if (k && map_get(root, setting_keys[i]))
+                    problem(L, k->line, k->col, "defaults: '%s' is also set at the top; give it once",
+                            setting_keys[i]);
+            }
+            load_settings(L, v, p);
+        }
+    }
 
     if ((v = map_get(root, "input"))) load_input(L, v, p);
     else if (!misspelt_as(root, keys, n_keys, want_input, 1))

@@ -312,6 +312,16 @@ input: {csv: a.csv}
 steps: [tokenize]
 EOF
 
+bad defaults_twice "defaults_twice.yaml:5:3: defaults: 'threads' is also set at the top; give it once" <<'EOF'
+version: 1
+threads: 3
+model: m.gguf
+defaults:
+  threads: 2
+input: {csv: a.csv}
+steps: [tokenize]
+EOF
+
 # Several problems in one file: all reported, in file order.
 bad several "several.yaml:1:10: unsupported version '3' (llp-run reads version 1)
 several.yaml:2:1: unknown key 'modle' (did you mean 'model'?)
@@ -348,6 +358,11 @@ is "$(cat err.txt)" "one_label.yaml:6:15: classify: labels: need at least 2 labe
 "$RUN" --dry-run nowhere.yaml 2> err.txt; rc=$?
 is "$rc" 2 "missing file: exit 2"
 is "$(cat err.txt)" "nowhere.yaml: cannot open: No such file or directory" "missing file: message"
+
+# defaults: holds threads, ctx_size and db, like the top level.
+printf 'version: 1\nmodel: m.gguf\ndefaults:\n  threads: 2\n  db: x.db\ninput: {csv: a.csv}\nsteps: [tokenize]\n' > defaults.yaml
+is "$("$RUN" --dry-run defaults.yaml 2>&1 | tail -1)" "llp-tokenize -m m.gguf -t 2 --db x.db a.csv" \
+   "defaults: threads and db reach the steps"
 
 # Valid files: shorthand steps, ${VAR:-default}, flow and block styles.
 cat > good.yaml <<'EOF'
