@@ -310,8 +310,9 @@ static void option_words(loader *L, llp_step_tool t, const pl_option *o, const y
     const char *tool = llp_step_tool_name(t);
     static const char *const type_names[] = { "a string", "an integer", "a number",
                                               "true or false", "a list of strings" };
-    char flag[64];
+    char flag[64], flag_false[64];
     snprintf(flag, sizeof flag, "--%s", o->flag);
+    snprintf(flag_false, sizeof flag_false, "--%s", o->flag_false ? o->flag_false : "");
     char *words[256];
     int n = 0;
     char *joined = NULL;
@@ -336,7 +337,7 @@ static void option_words(loader *L, llp_step_tool t, const pl_option *o, const y
             return;
         }
         if (b) words[n++] = flag;
-        else if (o->flag_false) words[n++] = (char *)"";   /* replaced below */
+        else if (o->flag_false) words[n++] = flag_false;     /* chat: false -> --no-chat */
         break;
     }
     case PL_LIST: {
@@ -387,11 +388,6 @@ static void option_words(loader *L, llp_step_tool t, const pl_option *o, const y
         }
         break;
     }
-    }
-    char flag_false[64];
-    if (n == 1 && words[0][0] == 0) {
-        snprintf(flag_false, sizeof flag_false, "--%s", o->flag_false);
-        words[0] = flag_false;
     }
     llp_err err;
     if (pl_check_option(t, o, words, n, &err)) {
