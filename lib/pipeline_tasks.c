@@ -406,6 +406,12 @@ static int summarize_setup(pl_task *t, const pl_step_opts *o, const llp_cli *cli
 {
     if (o->prompt_file && !(t->template = llp_summary_read_template(o->prompt_file, err)))
         return -1;
+    if (t->template && llp_summary_template_check(t->template, err)) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s: %.900s", o->prompt_file, err->msg);
+        memcpy(err->msg, msg, sizeof msg);
+        return -1;
+    }
     if (!(t->ctx = step_context(cli, e, err))) return -1;
     llp_summarizer_params sp = {
         .max_tokens = o->max_tokens > 0 ? o->max_tokens : 128, .prompt = t->template,
