@@ -13,7 +13,7 @@ DOC="$ROOT/docs/errors.md"
 W="$TMP/w"
 mkdir -p "$W"
 cd "$W" || exit 1
-unset LLP_MODEL
+unset LLP_MODEL LLP_UNSET_FOR_TEST
 
 # ---- the bad inputs the table names ---------------------------------------
 "$BIN/llp-mkmodel" -q tiny.gguf; ok $? "a random tiny model is written"
@@ -62,6 +62,17 @@ printf '{"id":"1","text":"ok"}\n[1,2,3]\n' > array.jsonl
 printf '{"id":"1","text":""}\n' > empty-text.jsonl
 printf '{"id":"1","body":"x"}\n{"id":"2","text":"no body"}\n' > fields.jsonl
 ln -sf loop loop
+# pipelines (llp-run)
+printf 'version: 1\ninput: {stdin: true}\nsteps: [\n' > syntax.yaml
+printf 'version: 2\ninput: {stdin: true}\nsteps:\n  - tokenize: {}\n' > version2.yaml
+printf 'version: 1\nmodel: tiny.gguf\ninput: {stdin: true}\nsteps:\n  - frobnicate: {}\n' > tool.yaml
+printf 'version: 1\nmodel: tiny.gguf\ninput:\n  stdin: true\nsteps:\n  - classify:\n      lables: [a, b]\n' > typo.yaml
+printf 'version: 1\nmodel: tiny.gguf\ninput: {stdin: true}\nsteps:\n  - tokenize: {}\n  - summarize: {max_tokens: -3}\n' > bad-value.yaml
+printf 'version: 1\nmodel: tiny.gguf\ninput: {stdin: true}\n' > no-steps.yaml
+printf 'version: 1\nmodel: tiny.gguf\ninput: {stdin: true}\nsteps:\n  - classify: {}\n' > no-labels.yaml
+printf 'version: 1\nmodel: ${LLP_UNSET_FOR_TEST}\ninput: {stdin: true}\nsteps:\n  - tokenize: {}\n' > env.yaml
+printf 'version: 1\nmodel: tiny.gguf\ninput: {csv: missing.csv}\nsteps:\n  - tokenize: {}\n' > missing-input.yaml
+printf 'version: 1\ninput: {stdin: true}\nsteps:\n  - tokenize: {}\n' > no-model.yaml
 mkdir -p ro
 if mount -t tmpfs -o ro,size=64k tmpfs ro 2>/dev/null; then
   mounted=1
