@@ -1,11 +1,13 @@
 /*
- * fuzz_gguf.c — libFuzzer harness for the GGUF reader: any bytes given to
- * gguf_open either open as a file whose every accessor then works on every
- * key and tensor, or are refused with a message naming the file; never a
- * crash, a leak or undefined behaviour.
+ * fuzz_gguf.c — libFuzzer harness for everything that reads a GGUF file
+ * from a stranger: the reader (any bytes either open as a file whose every
+ * accessor then works on every key and tensor, or are refused with a
+ * message naming the file), and on top of an accepted file the vocabulary
+ * loader, the model loader (llama.* keys, tensor shapes) and `llp info`.
+ * Never a crash, a leak or undefined behaviour.
  *
- * Not for: model loading (model.c reads llama.* keys and tensors on top of a
- * file this reader accepted) or the tokenizer keys (fuzz_tokenizer.c).
+ * Not for: encoding and decoding text (fuzz_tokenizer.c) or running a
+ * model (the seeds' weights are never used).
  *
  * Run: make fuzz (all harnesses), or build/fuzz/fuzz_gguf CORPUS_DIR
  * tests/fuzz/corpus/gguf. Seeds are small valid files made by the writer.
@@ -16,6 +18,9 @@
 
 #include "fuzz_util.h"
 #include "gguf.h"
+#include "info.h"
+#include "model.h"
+#include "tokenizer.h"
 
 /* Touch every value the accessors can return, so that a bad offset kept by
  * a lax validation shows up as an ASan report here rather than later. */
@@ -75,6 +80,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     walk(f);
-    gguf_close(f);
+
+    llp_tokenizer *t = llp_tokenizer_from_gguf(f, &err);
+    if (t) {
+        llp_tokens ids = {0};
+        if (llp_tokenize(t, "Hello <s> world\xff", 16, true, true, &ids, &err) != 0) abort();
+        size_t len;
+        free(llp_detokenize(t, ids.ids, ids.n, true, &len, &err));
+        llp_tokens_free(&ids);
+        llp_tokenizer_free(t);
+    } else if (strncmp(err.msg, path, strlen(path)) != 0) {
+        abort();
+    }
+
+    json_decref(llp_model_info(path, &err));
+
+    llp_model *m = llp_model_from_gguf(f, &err);   /* owns f when it succeeds */
+    if (m) llp_model_free(m);
+    else gguf_close(f);
     return 0;
 }

@@ -9,7 +9,8 @@
  * change them) or models anything could run (the tensors are not a model).
  *
  *   cc -D_GNU_SOURCE -Ilib tests/fuzz/make_seeds.c build/rel/libllamapipe.a \
- *      -lm -o /tmp/make_seeds && /tmp/make_seeds tests/fuzz/corpus/gguf
+ *      -lopenblas -lsqlite3 -lyaml -ljansson -lcsv -lxxhash -lm -pthread \
+ *      -o /tmp/make_seeds && /tmp/make_seeds tests/fuzz/corpus/gguf
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 #include "gguf.h"
 #include "quant.h"
+#include "synth.h"
 
 static void write_or_die(gguf_writer *w, const char *dir, const char *name)
 {
@@ -100,5 +102,18 @@ int main(int argc, char **argv)
     gguf_set_arr(w, "tokenizer.ggml.scores", GGUF_F32, scores, 8);
     gguf_set_arr(w, "tokenizer.ggml.token_type", GGUF_I32, types, 8);
     write_or_die(w, dir, "vocab.gguf");
+
+    /* The smallest model the loader accepts: 260 tokens (specials and
+     * bytes), dim 32, one layer, Q4_0 matrices, tied output. */
+    llp_synth_spec spec = {.n_vocab = 260, .dim = 32, .n_layers = 1, .n_heads = 1,
+                           .n_heads_kv = 1, .ffn_dim = 32, .n_ctx = 64,
+                           .type = LLP_Q4_0, .tied = true, .seed = 1};
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model-micro.gguf", dir);
+    llp_err err = {{0}};
+    if (llp_synth_write(&spec, path, &err) != 0) {
+        fprintf(stderr, "make_seeds: %s\n", err.msg);
+        return 1;
+    }
     return 0;
 }
