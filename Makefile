@@ -4,6 +4,7 @@
 #   make test          build and run the TAP suite under prove
 #   make test SANITIZE=1   the same with AddressSanitizer + UBSan (build/san)
 #   make demo          build, then run the main job on examples/
+#   make fuzz FUZZ_SECONDS=60   run each libFuzzer harness (tests/fuzz/, clang)
 #   make install PREFIX=/usr/local
 #
 # Every lib/*.c and lib/kernels/*.c goes into one static library; every
