@@ -19,24 +19,34 @@
 LLP_DECLARE_GEMMS(avx2)
 LLP_DECLARE_GEMMS(avx512)
 
-#define X86_SET(isa) {                                                         \
+#define X86_SET(isa, legacy) {                                                 \
     .name = #isa,                                                              \
     .quantize_q8_32 = llp_quantize_q8_32_##isa,                                \
     .quantize_q8_256 = llp_quantize_q8_256_##isa,                              \
     .gemm = {                                                                  \
-        [LLP_F32] = llp_gemm_f32_##isa,   [LLP_F16] = llp_gemm_f16_##isa,       \
+        [LLP_F32] = llp_gemm_f32_##isa,   [LLP_F16] = llp_gemm_f16_##isa,      \
         [LLP_BF16] = llp_gemm_bf16_##isa,                                      \
-        [LLP_Q4_0] = llp_gemm_q4_0_##isa, [LLP_Q4_1] = llp_gemm_q4_1_##isa,     \
-        [LLP_Q5_0] = llp_gemm_q5_0_##isa, [LLP_Q5_1] = llp_gemm_q5_1_##isa,     \
-        [LLP_Q8_0] = llp_gemm_q8_0_##isa,                                      \
-        [LLP_Q2_K] = llp_gemm_q2_k_##isa, [LLP_Q3_K] = llp_gemm_q3_k_##isa,     \
-        [LLP_Q4_K] = llp_gemm_q4_k_##isa, [LLP_Q5_K] = llp_gemm_q5_k_##isa,     \
+        [LLP_Q4_0] = llp_gemm_q4_0_##legacy, [LLP_Q4_1] = llp_gemm_q4_1_##legacy, \
+        [LLP_Q5_0] = llp_gemm_q5_0_##legacy, [LLP_Q5_1] = llp_gemm_q5_1_##legacy, \
+        [LLP_Q8_0] = llp_gemm_q8_0_##legacy,                                   \
+        [LLP_Q2_K] = llp_gemm_q2_k_##isa, [LLP_Q3_K] = llp_gemm_q3_k_##isa,    \
+        [LLP_Q4_K] = llp_gemm_q4_k_##isa, [LLP_Q5_K] = llp_gemm_q5_k_##isa,    \
         [LLP_Q6_K] = llp_gemm_q6_k_##isa,                                      \
     },                                                                         \
 }
 
-const llp_kernel_set llp_kernels_avx2 = X86_SET(avx2);
-const llp_kernel_set llp_kernels_avx512 = X86_SET(avx512);
+/* The avx512 set's legacy types use the one-output-per-lane kernels of
+ * lanes_avx512.c (512-bit vectors, 16 rows or row-token pairs per pass). */
+#define LANES_GEMM(name) \
+    void llp_gemm_##name##_lanes512(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t);
+LANES_GEMM(q4_0)
+LANES_GEMM(q4_1)
+LANES_GEMM(q5_0)
+LANES_GEMM(q5_1)
+LANES_GEMM(q8_0)
+
+const llp_kernel_set llp_kernels_avx2 = X86_SET(avx2, avx2);
+const llp_kernel_set llp_kernels_avx512 = X86_SET(avx512, lanes512);
 #endif
 
 /* The set named `name` if this CPU can run it, else NULL. */
