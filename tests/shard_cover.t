@@ -37,7 +37,6 @@ run_tool() {
     tokenize) "$BIN/llp-tokenize" -m "$M" --no-db -q "$@" "$IN" ;;
     generate) "$BIN/llp-generate" -m "$M" --no-db -q -n 1 --temp 0 "$@" < "$IN" ;;
     classify) "$BIN/llp-classify" -m "$M" --no-db -q --labels pos,neg,neu "$@" "$IN" ;;
-    classify1) "$BIN/llp-classify" -m "$M" --no-db -q --labels pos,neg,neu --batch-rows 1 "$@" "$IN" ;;
     embed)    "$BIN/llp-embed" -m "$M" --no-db -q "$@" "$IN" ;;
     summarize) "$BIN/llp-summarize" -m "$M" --no-db -q --max-tokens 16 "$@" "$IN" ;;
     run)      "$BIN/llp-run" --no-db -q "$@" "$TMP/pipe.yaml" ;;
@@ -47,8 +46,10 @@ run_tool() {
 # Outputs equal as sets of records: byte for byte (sorted lines), or, for
 # tools whose floats depend on which records share a batch (classify and
 # embed with their default batching), numbers within 1e-5 and everything
-# else equal. close_records takes pairs of files and checks them all in one
-# python3 start (each start costs about a second on a loaded machine).
+# else equal (classify with --batch-rows 1 is byte for byte: shard_merge.t
+# and slurm_array.t check that). close_records takes pairs of files and
+# checks them all in one python3 start (each start costs about a second on a
+# loaded machine).
 close_records() {  # A1 B1 [A2 B2 ...]
     python3 - "$@" <<'EOF'
 import json, sys
@@ -70,7 +71,7 @@ for pa, pb in zip(args[0::2], args[1::2]):
 EOF
 }
 
-TOOLS="tokenize generate classify classify1 embed"
+TOOLS="tokenize generate classify embed"
 [ -x "$BIN/llp-summarize" ] && TOOLS="$TOOLS summarize"
 if [ -x "$BIN/llp-run" ] && "$BIN/llp-run" --help 2>&1 | grep -q -- --shard; then
     cat > "$TMP/pipe.yaml" <<EOF
