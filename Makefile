@@ -48,7 +48,9 @@ TESTS_SH := $(wildcard tests/*.t)
 
 # Debian packages the build and the tests need (.ci/run installs the same).
 DEBIAN_PACKAGES := build-essential pkg-config python3 sqlite3 libopenblas-dev \
-                   libsqlite3-dev libyaml-dev libjansson-dev libcsv-dev libxxhash-dev
+                   libsqlite3-dev libyaml-dev libjansson-dev libcsv-dev libxxhash-dev \
+                   slurm-wlm munge
+
 all: $(CMDS)
 
 $(BUILD)/lib/kernels/%_avx2.o: lib/kernels/%_avx2.c
