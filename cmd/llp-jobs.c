@@ -146,7 +146,9 @@ static int finish_writer(llp_writer *w, int rc)
 {
     llp_err err;
     int c = llp_writer_close(w, &err);
-    if (c == LLP_WRITE_FAILED && rc >= 0) {
+    /* after downstream closed the pipe (rc 1) the final flush fails too:
+     * that is the expected end, not an error */
+    if (c == LLP_WRITE_FAILED && rc == 0) {
         llp_error(TOOL, "%s", err.msg);
         return LLP_EXIT_FATAL;
     }

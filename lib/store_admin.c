@@ -242,9 +242,13 @@ int llp_store_merge(llp_store *s, const char *in_path, int64_t *jobs_added,
 
     /* An input written by an older llamapipe is migrated first, by opening
      * it as a store; a newer one is refused by the same open. */
-    llp_store *in = llp_store_open(in_path, err);
-    if (!in) return -1;
-    llp_store_close(in);
+    /* A store we may not write (another user's shard) is read as it is;
+     * the version check below refuses it if it is older. */
+    if (access(in_path, W_OK) == 0) {
+        llp_store *in = llp_store_open(in_path, err);
+        if (!in) return -1;
+        llp_store_close(in);
+    }
     if (attach(s, in_path, err)) return -1;
     int v = attached_version(s);
     if (v != LLP_STORE_SCHEMA_VERSION) {
