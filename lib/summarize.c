@@ -7,6 +7,7 @@
  * the record loop (batch.c).
  */
 #include "summarize.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -400,7 +401,11 @@ int llp_summarizer_run(void *ctx, int level, const char *text, size_t len, char 
     int rc = llp_generate_text(s->gen, prompt, plen, NULL, &r, err);
     free(prompt);
     if (rc) return -1;
-    *summary = llp_strndup(r.text, r.len);
+    /* valid UTF-8 from the start (a token budget can end inside a
+     * character): the store keeps summaries as JSON strings, so a summary
+     * reused from the cache must be the same bytes as a fresh one, or the
+     * summaries combined from it would differ */
+    *summary = llp_utf8_sanitize(r.text, r.len, NULL);
     *tokens_in = r.tokens_in;
     *tokens_out = r.tokens_out;
     llp_gen_result_free(&r);
