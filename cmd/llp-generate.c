@@ -88,22 +88,11 @@ static const struct option long_options[] = {
 static llp_gen_params gen_params(const llp_cli *cli, const gen_opts *o, const llp_engine *e)
 {
     llp_gen_params p = { 0 };
-    p.sampling = llp_sampling_default();
-    p.sampling.temp = (float)cli->sampling.temp;
-    p.sampling.top_k = cli->sampling.top_k;
-    p.sampling.top_p = (float)cli->sampling.top_p;
-    p.sampling.min_p = (float)cli->sampling.min_p;
-    p.sampling.repeat_penalty = (float)cli->sampling.repeat_penalty;
-    p.sampling.seed = cli->sampling.seed;
+    p.sampling = llp_cli_sampling(cli);
     p.n_predict = cli->sampling.n_predict;
     p.stop = (const char *const *)cli->sampling.stop;
     p.n_stop = cli->sampling.n_stop;
-    const char *tmpl = NULL;
-    gguf_get_str(e->model->file, "tokenizer.chat_template", &tmpl, NULL);
-    llp_chat_format detected = llp_chat_detect(tmpl, e->model->path);
-    if (o->chat == 0) p.chat = LLP_CHAT_NONE;
-    else if (o->chat == 1) p.chat = detected != LLP_CHAT_NONE ? detected : LLP_CHAT_LLAMA2;
-    else p.chat = detected;
+    p.chat = llp_engine_chat(e, o->chat);
     p.system = o->system;
     return p;
 }
@@ -233,13 +222,20 @@ int main(int argc, char **argv)
     llp_cli_tool tool = { .usage = usage, .options = long_options, .short_options = "p:",
                           .on_option = on_option, .ctx = &o };
     int rc = llp_cli_parse(&cli, &tool, argc, argv, NULL);
-    if (rc != LLP_CLI_RUN) return rc;
+    if (rc != LLP_CLI_RUN) {
+        free(o.prompts);
+        return rc;
+    }
 
     /* positional arguments are prompts, like -p */
     for (int i = 0; i < cli.n_args; i++) on_option(&o, 'p', cli.args[i], NULL);
     cli.n_args = 0;
-    if (o.prompt_ids && o.n_prompts)
-        return llp_cli_usage_error(&cli, "--prompt-ids cannot be combined with text prompts");
+    if (o.prompt_ids && o.n_prompts) {
+        rc = llp_cli_usage_error(&cli, "--prompt-ids cannot be combined with text prompts");
+        free(o.prompts);
+        llp_cli_free(&cli);
+        return rc;
+    }
 
     llp_err err;
     llp_engine_opts eo = { .model_path = cli.model, .n_ctx = cli.ctx_size,
