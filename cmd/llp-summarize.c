@@ -142,22 +142,12 @@ int main(int argc, char **argv)
     llp_engine *e = llp_engine_open(&eo, &err);
     if (!e) llp_die(cli.tool, "%s", err.msg);
 
-    const char *tmpl = NULL;
-    gguf_get_str(e->model->file, "tokenizer.chat_template", &tmpl, NULL);
-    llp_chat_format detected = llp_chat_detect(tmpl, e->model->path);
     llp_summarizer_params sp = {
         .max_tokens = o.max_tokens, .prompt = template, .system = o.system,
         .stop = (const char *const *)cli.sampling.stop, .n_stop = cli.sampling.n_stop,
     };
-    sp.chat = o.chat == 0 ? LLP_CHAT_NONE
-            : o.chat == 1 && detected == LLP_CHAT_NONE ? LLP_CHAT_LLAMA2 : detected;
-    sp.sampling = llp_sampling_default();
-    sp.sampling.temp = (float)cli.sampling.temp;
-    sp.sampling.top_k = cli.sampling.top_k;
-    sp.sampling.top_p = (float)cli.sampling.top_p;
-    sp.sampling.min_p = (float)cli.sampling.min_p;
-    sp.sampling.repeat_penalty = (float)cli.sampling.repeat_penalty;
-    sp.sampling.seed = cli.sampling.seed;
+    sp.chat = llp_engine_chat(e, o.chat);
+    sp.sampling = llp_cli_sampling(&cli);
     sum_task t = { .into = cli.into };
     t.summarizer = llp_summarizer_new(e->ctx, e->tok, &sp, &err);
     if (!t.summarizer) {

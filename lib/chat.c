@@ -24,6 +24,14 @@ llp_chat_format llp_chat_detect(const char *tmpl, const char *path)
     return LLP_CHAT_NONE;
 }
 
+llp_chat_format llp_chat_choose(int want, const char *tmpl, const char *path)
+{
+    if (want == 0) return LLP_CHAT_NONE;
+    llp_chat_format detected = llp_chat_detect(tmpl, path);
+    if (want == 1 && detected == LLP_CHAT_NONE) return LLP_CHAT_LLAMA2;
+    return detected;
+}
+
 const char *llp_chat_format_name(llp_chat_format f)
 {
     switch (f) {

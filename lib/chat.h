@@ -29,6 +29,11 @@ llp_chat_format llp_chat_detect(const char *chat_template, const char *model_pat
 
 const char *llp_chat_format_name(llp_chat_format f);
 
+/* The format for --chat (want 1), --no-chat (want 0) or neither (want -1):
+ * none, the detected format, or when forced on a model with no sign of one,
+ * Llama-2's. */
+llp_chat_format llp_chat_choose(int want, const char *chat_template, const char *model_path);
+
 /* The prompt text for one user turn (newly allocated). system may be NULL.
  * For LLP_CHAT_NONE the user text is returned unchanged. The BOS token is
  * not included: the tokenizer adds it. */

@@ -301,9 +301,7 @@ llp_classifier *llp_classifier_new(const llp_model *m, const llp_tokenizer *tok,
     c->n_labels = p->n_labels;
     c->labels = llp_malloc(sizeof(char *) * (size_t)p->n_labels);
     for (int l = 0; l < p->n_labels; l++) c->labels[l] = llp_strdup(p->labels[l]);
-    llp_chat_format detected = llp_chat_detect(chat_template, m->path);
-    c->chat = p->chat == 0 ? LLP_CHAT_NONE
-              : p->chat == 1 && detected == LLP_CHAT_NONE ? LLP_CHAT_LLAMA2 : detected;
+    c->chat = llp_chat_choose(p->chat, chat_template, m->path);
     c->parse_special = c->chat != LLP_CHAT_NONE;
 
     cls_example *ex = NULL;

@@ -438,3 +438,15 @@ void llp_cli_reader_opts(const llp_cli *c, llp_reader_opts *o)
     o->quiet = c->quiet;
     o->tool = c->tool;
 }
+
+llp_sampling llp_cli_sampling(const llp_cli *c)
+{
+    llp_sampling s = llp_sampling_default();
+    s.temp = (float)c->sampling.temp;
+    s.top_k = c->sampling.top_k;
+    s.top_p = (float)c->sampling.top_p;
+    s.min_p = (float)c->sampling.min_p;
+    s.repeat_penalty = (float)c->sampling.repeat_penalty;
+    s.seed = c->sampling.seed;
+    return s;
+}

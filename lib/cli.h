@@ -41,6 +41,7 @@
 #include <stdint.h>
 
 #include "records.h"
+#include "sampler.h"
 #include "util.h"
 
 #define LLP_VERSION "0.1.0"
@@ -131,6 +132,9 @@ void llp_cli_init(llp_cli *c, const char *tool);
  * The tool may be NULL (common options only). Safe to call once per llp_cli. */
 int llp_cli_parse(llp_cli *c, const llp_cli_tool *tool, int argc, char **argv,
                   llp_err *err);
+
+/* The sampler settings the sampling flags give (sampler.h). */
+llp_sampling llp_cli_sampling(const llp_cli *c);
 
 /* Frees what parsing allocated (the --stop copies). */
 void llp_cli_free(llp_cli *c);

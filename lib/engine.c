@@ -66,6 +66,13 @@ fail:
     return NULL;
 }
 
+llp_chat_format llp_engine_chat(const llp_engine *e, int want)
+{
+    const char *tmpl = NULL;
+    gguf_get_str(e->model->file, "tokenizer.chat_template", &tmpl, NULL);
+    return llp_chat_choose(want, tmpl, e->model->path);
+}
+
 void llp_engine_free(llp_engine *e)
 {
     if (!e) return;

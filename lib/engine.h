@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "chat.h"
 #include "hash.h"
 #include "model.h"
 #include "tokenizer.h"
@@ -39,6 +40,10 @@ typedef struct llp_engine_opts {
  * model path gives "no model: pass -m MODEL or set LLP_MODEL". */
 llp_engine *llp_engine_open(const llp_engine_opts *opts, llp_err *err);
 void llp_engine_free(llp_engine *e);
+
+/* The chat format for a tool's --chat (1) / --no-chat (0) / neither (-1),
+ * from the model's chat template or file name (chat.h). */
+llp_chat_format llp_engine_chat(const llp_engine *e, int want);
 
 /* JSON summary of a model (shared with `llp info`). New reference. */
 json_t *llp_model_meta(const llp_model *m, const llp_tokenizer *tok);

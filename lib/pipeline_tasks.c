@@ -66,29 +66,6 @@ static void set_field(json_t *f, const char *into, const char *primary, const ch
     free(key);
 }
 
-/* The chat format for --chat / --no-chat / neither, as the binaries choose. */
-static llp_chat_format chat_format(const llp_engine *e, int chat)
-{
-    const char *tmpl = NULL;
-    gguf_get_str(e->model->file, "tokenizer.chat_template", &tmpl, NULL);
-    llp_chat_format detected = llp_chat_detect(tmpl, e->model->path);
-    if (chat == 0) return LLP_CHAT_NONE;
-    if (chat == 1 && detected == LLP_CHAT_NONE) return LLP_CHAT_LLAMA2;
-    return detected;
-}
-
-static llp_sampling sampling_of(const llp_cli *cli)
-{
-    llp_sampling s = llp_sampling_default();
-    s.temp = (float)cli->sampling.temp;
-    s.top_k = cli->sampling.top_k;
-    s.top_p = (float)cli->sampling.top_p;
-    s.min_p = (float)cli->sampling.min_p;
-    s.repeat_penalty = (float)cli->sampling.repeat_penalty;
-    s.seed = cli->sampling.seed;
-    return s;
-}
-
 static llp_context *step_context(const llp_cli *cli, llp_engine *e, llp_err *err)
 {
     llp_context_params cp = { .n_ctx = cli->ctx_size, .n_threads = cli->threads };
@@ -224,11 +201,11 @@ static int generate_setup(pl_task *t, const pl_step_opts *o, const llp_cli *cli,
 {
     if (!(t->ctx = step_context(cli, e, err))) return -1;
     llp_gen_params p = { 0 };
-    p.sampling = sampling_of(cli);
+    p.sampling = llp_cli_sampling(cli);
     p.n_predict = cli->sampling.n_predict;
     p.stop = (const char *const *)cli->sampling.stop;
     p.n_stop = cli->sampling.n_stop;
-    p.chat = chat_format(e, o->chat);
+    p.chat = llp_engine_chat(e, o->chat);
     p.system = o->system;
     t->gen = llp_generator_new(t->ctx, e->tok, &p);
     char *cols[5];
@@ -415,7 +392,7 @@ static int summarize_setup(pl_task *t, const pl_step_opts *o, const llp_cli *cli
     if (!(t->ctx = step_context(cli, e, err))) return -1;
     llp_summarizer_params sp = {
         .max_tokens = o->max_tokens > 0 ? o->max_tokens : 128, .prompt = t->template,
-        .system = o->system, .chat = chat_format(e, o->chat), .sampling = sampling_of(cli),
+        .system = o->system, .chat = llp_engine_chat(e, o->chat), .sampling = llp_cli_sampling(cli),
         .stop = (const char *const *)cli->sampling.stop, .n_stop = cli->sampling.n_stop,
     };
     if (!(t->summarizer = llp_summarizer_new(t->ctx, e->tok, &sp, err))) {
