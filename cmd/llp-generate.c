@@ -2,7 +2,8 @@
  * llp-generate — complete prompts with a model.
  *
  * Wiring only: flags (cli.h), the model (engine.h), the generation loop
- * (generate.h), the record loop and store (batch.h). Three ways in:
+ * (generate.h) and its record task (generate_task.h), the record loop and
+ * store (batch.h). Three ways in:
  *   -p/--prompt and positional arguments   each is one prompt
  *   stdin or --files-from / --in           records: lines or JSONL (prompt/text)
  *   --prompt-ids "1 15043 3186"            the conformance hook: raw ids in,
@@ -18,6 +19,7 @@
 #include "cli.h"
 #include "engine.h"
 #include "generate.h"
+#include "generate_task.h"
 
 static const char usage[] =
     "Usage: llp-generate -m MODEL [OPTIONS] [PROMPT...]\n"
@@ -85,18 +87,6 @@ static const struct option long_options[] = {
     { 0 },
 };
 
-static llp_gen_params gen_params(const llp_cli *cli, const gen_opts *o, const llp_engine *e)
-{
-    llp_gen_params p = { 0 };
-    p.sampling = llp_cli_sampling(cli);
-    p.n_predict = cli->sampling.n_predict;
-    p.stop = (const char *const *)cli->sampling.stop;
-    p.n_stop = cli->sampling.n_stop;
-    p.chat = llp_engine_chat(e, o->chat);
-    p.system = o->system;
-    return p;
-}
-
 /* ---- the conformance hook ---------------------------------------------- */
 
 static int parse_ids(const char *s, llp_tokens *out, llp_err *err)
@@ -128,7 +118,7 @@ static int run_prompt_ids(const llp_cli *cli, const gen_opts *o, llp_engine *e)
     FILE *lf = NULL;
     if (o->logits_out && !(lf = fopen(o->logits_out, "wb")))
         llp_die(cli->tool, "%s: cannot open for writing: %s", o->logits_out, strerror(errno));
-    llp_gen_params p = gen_params(cli, o, e);
+    llp_gen_params p = llp_gen_params_from_cli(cli, e, o->chat, o->system);
     llp_generator *g = llp_generator_new(e->ctx, e->tok, &p);
     llp_gen_hooks hooks = { .logits_out = lf, .ids_out = &generated };
     llp_gen_result res;
@@ -151,67 +141,6 @@ static int run_prompt_ids(const llp_cli *cli, const gen_opts *o, llp_engine *e)
     llp_tokens_free(&generated);
     if (rc) llp_die(cli->tool, "%s", err.msg);
     return fflush(stdout) == 0 ? LLP_EXIT_OK : LLP_EXIT_FATAL;
-}
-
-/* ---- records ------------------------------------------------------------ */
-
-typedef struct gen_task {
-    llp_engine *engine;
-    llp_generator *gen;
-    const char *into;
-    bool stream;            /* write text to stdout as it is produced */
-    bool streamed;          /* the current record's completion was streamed */
-} gen_task;
-
-static void stream_text(void *ctx, const char *bytes, size_t n)
-{
-    (void)ctx;
-    fwrite(bytes, 1, n, stdout);
-    fflush(stdout);
-}
-
-static int process(void *ctx, llp_batch *b, llp_record *const *recs, int n,
-                   llp_batch_result *res, llp_err *err)
-{
-    gen_task *t = ctx;
-    (void)b;
-    for (int i = 0; i < n; i++) {
-        size_t len = recs[i]->text_len;
-        const char *prompt = recs[i]->text;
-        if (len == 0) {
-            llp_batch_result_fail(&res[i], "empty prompt");
-            continue;
-        }
-        llp_gen_hooks hooks = { .on_text = t->stream ? stream_text : NULL };
-        llp_gen_result g;
-        llp_err gerr;
-        if (llp_generate_text(t->gen, prompt, len, &hooks, &g, &gerr)) {
-            llp_batch_result_fail(&res[i], "%s", gerr.msg);
-            continue;
-        }
-        t->streamed = t->stream;
-        res[i].fields = llp_gen_result_fields(&g, t->into);
-        res[i].tokens_in = g.tokens_in;
-        res[i].tokens_out = g.tokens_out;
-        llp_gen_result_free(&g);
-    }
-    (void)err;
-    return 0;
-}
-
-/* --out text: the completion, one per record (already on screen when it was
- * streamed, then only the line end). */
-static void print_text(FILE *out, const llp_record *r, void *ctx)
-{
-    gen_task *t = ctx;
-    if (r->error) {
-        fprintf(stderr, "llp-generate: error: %s\n", r->error);
-    } else if (!t->streamed) {
-        json_t *c = json_object_get(r->fields, t->into ? t->into : "completion");
-        if (json_is_string(c)) fputs(json_string_value(c), out);
-    }
-    fputc('\n', out);
-    t->streamed = false;
 }
 
 int main(int argc, char **argv)
@@ -250,29 +179,19 @@ int main(int argc, char **argv)
         return rc;
     }
 
-    llp_gen_params p = gen_params(&cli, &o, e);
-    gen_task t = { .engine = e, .into = cli.into };
-    t.gen = llp_generator_new(e->ctx, e->tok, &p);
-    if (o.n_prompts == 1 && (cli.out == LLP_FMT_AUTO || cli.out == LLP_FMT_TEXT)) {
-        cli.out = LLP_FMT_TEXT;
-        t.stream = true;
-    }
-    char *cols[5];
-    llp_gen_output_columns(cli.into, cols);
-    json_t *params = llp_gen_params_json(&p);
+    llp_gen_params p = llp_gen_params_from_cli(&cli, e, o.chat, o.system);
+    /* one prompt shown as text is streamed as it is produced */
+    bool stream = o.n_prompts == 1 && (cli.out == LLP_FMT_AUTO || cli.out == LLP_FMT_TEXT);
+    if (stream) cli.out = LLP_FMT_TEXT;
+    llp_gen_task t;
     llp_batch_tool bt = {
-        .task = "generate", .params = params, .model_fp = e->fingerprint,
-        .model_path = e->model->path, .model_size = e->file_size, .model_meta = e->meta,
-        .process = process, .ctx = &t,
-        .output_columns = (const char *const *)cols, .n_output_columns = 5,
-        .text_fn = print_text, .text_ctx = &t,
-        .texts = o.prompts, .n_texts = o.n_prompts, .prefer_field = "prompt",
+        .model_fp = e->fingerprint, .model_path = e->model->path, .model_size = e->file_size,
+        .model_meta = e->meta, .texts = o.prompts, .n_texts = o.n_prompts,
     };
+    llp_gen_task_init(&t, e->ctx, e->tok, &p, cli.into, stream, &bt);
     rc = llp_batch_run(&cli, &bt, argc, argv);
 
-    for (int i = 0; i < 5; i++) free(cols[i]);
-    json_decref(params);
-    llp_generator_free(t.gen);
+    llp_gen_task_free(&t);
     llp_engine_free(e);
     llp_cli_free(&cli);
     free(o.prompts);

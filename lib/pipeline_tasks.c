@@ -17,7 +17,7 @@
 
 #include "classify.h"
 #include "embed.h"
-#include "generate.h"
+#include "generate_task.h"
 #include "gguf.h"
 #include "pipeline_internal.h"
 #include "summarize.h"
@@ -34,7 +34,7 @@ struct pl_task {
     const llp_tokenizer *tok;
     bool no_bos, special, pieces, count;
     /* generate */
-    llp_generator *gen;
+    llp_gen_task *gen_task;
     /* classify */
     llp_classifier *cls;
     char **labels;
@@ -172,51 +172,14 @@ static int tokenize_setup(pl_task *t, const pl_step_opts *o, llp_engine *e, llp_
 
 /* ---- generate (cmd/llp-generate.c) --------------------------------------------- */
 
-static int generate_process(void *ctx, llp_batch *b, llp_record *const *recs, int n,
-                            llp_batch_result *res, llp_err *err)
-{
-    pl_task *t = ctx;
-    for (int i = 0; i < n; i++) {
-        if (recs[i]->text_len == 0) {
-            llp_batch_result_fail(&res[i], "empty prompt");
-            continue;
-        }
-        llp_gen_hooks hooks = { 0 };
-        llp_gen_result g;
-        llp_err gerr;
-        if (llp_generate_text(t->gen, recs[i]->text, recs[i]->text_len, &hooks, &g, &gerr)) {
-            llp_batch_result_fail(&res[i], "%s", gerr.msg);
-            continue;
-        }
-        res[i].fields = llp_gen_result_fields(&g, t->into);
-        res[i].tokens_in = g.tokens_in;
-        res[i].tokens_out = g.tokens_out;
-        llp_gen_result_free(&g);
-    }
-    return 0;
-}
-
 static int generate_setup(pl_task *t, const pl_step_opts *o, const llp_cli *cli, llp_engine *e,
                           llp_batch_tool *bt, llp_err *err)
 {
     if (!(t->ctx = step_context(cli, e, err))) return -1;
-    llp_gen_params p = { 0 };
-    p.sampling = llp_cli_sampling(cli);
-    p.n_predict = cli->sampling.n_predict;
-    p.stop = (const char *const *)cli->sampling.stop;
-    p.n_stop = cli->sampling.n_stop;
-    p.chat = llp_engine_chat(e, o->chat);
-    p.system = o->system;
-    t->gen = llp_generator_new(t->ctx, e->tok, &p);
-    char *cols[5];
-    llp_gen_output_columns(t->into, cols);
-    t->cols = llp_calloc(5, sizeof *t->cols);
-    memcpy(t->cols, cols, sizeof cols);
-    t->n_cols = 5;
-    t->params = llp_gen_params_json(&p);
-    bt->task = "generate";
-    bt->process = generate_process;
-    bt->prefer_field = "prompt";
+    llp_gen_params p = llp_gen_params_from_cli(cli, e, o->chat, o->system);
+    t->gen_task = llp_calloc(1, sizeof *t->gen_task);
+    llp_gen_task_init(t->gen_task, t->ctx, e->tok, &p, t->into, false, bt);
+    bt->text_fn = NULL;     /* steps write records; the binary's text printer is for people */
     return 0;
 }
 
@@ -442,8 +405,9 @@ pl_task *pl_task_new(const pl_step_opts *o, const llp_cli *cli, llp_engine *e,
         pl_task_free(t);
         return NULL;
     }
-    bt->ctx = t;
-    bt->params = t->params;
+    /* a task library that filled the tool itself (generate) keeps its own */
+    if (!bt->ctx) bt->ctx = t;
+    if (!bt->params) bt->params = t->params;
     if (o->tool != LLP_STEP_TOKENIZE) {
         bt->model_fp = e->fingerprint;
         bt->model_path = e->model->path;
@@ -451,8 +415,10 @@ pl_task *pl_task_new(const pl_step_opts *o, const llp_cli *cli, llp_engine *e,
         bt->model_meta = e->meta;
     }
     if (bt->text_fn) bt->text_ctx = t;
-    bt->output_columns = (const char *const *)t->cols;
-    bt->n_output_columns = (size_t)t->n_cols;
+    if (!bt->output_columns) {
+        bt->output_columns = (const char *const *)t->cols;
+        bt->n_output_columns = (size_t)t->n_cols;
+    }
     return t;
 }
 
@@ -462,7 +428,8 @@ void pl_task_free(pl_task *t)
     llp_summarizer_free(t->summarizer);
     llp_embedder_free(t->embedder);
     llp_classifier_free(t->cls);
-    llp_generator_free(t->gen);
+    if (t->gen_task) llp_gen_task_free(t->gen_task);
+    free(t->gen_task);
     llp_context_free(t->ctx);
     llp_classify_labels_free(t->labels, t->n_labels);
     free(t->template);
