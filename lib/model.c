@@ -83,6 +83,11 @@ static int read_config(const gguf_file *f, llp_config *c, llp_err *err)
         get_optional_float(f, "llama.rope.freq_base", &c->rope_base, 10000.0f, err) ||
         get_optional_float(f, "llama.attention.layer_norm_rms_epsilon", &c->norm_eps, 1e-5f, err))
         return -1;
+    /* Every layer has its own tensors: a count the tensor table cannot back
+     * is refused before it sizes an allocation. */
+    if (c->n_layers > gguf_n_tensors(f))
+        return llp_err_set(err, "%s: llama.block_count %d is more than the file's %lld tensors "
+                           "can hold", gguf_path(f), c->n_layers, (long long)gguf_n_tensors(f));
     if (c->dim % c->n_heads != 0)
         return llp_err_set(err, "%s: embedding_length %d is not a multiple of head_count %d",
                            gguf_path(f), c->dim, c->n_heads);

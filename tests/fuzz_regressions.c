@@ -10,12 +10,16 @@
  *
  * Each case names the harness, the date found, and the defect.
  */
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "model.h"
 #include "pipeline.h"
+#include "synth.h"
 #include "tap.h"
 
 static char dir[4096];
@@ -74,6 +78,42 @@ static void yaml_complex_key(void)
     llp_pipeline_problems_free(&problems);
 }
 
+/* fuzz_gguf: a valid model file whose llama.block_count says 536870913
+ * made the loader calloc that many layers (160 GB) before looking for their
+ * tensors, and llp_calloc aborted: a crash on a bad file. The layer count
+ * is now checked against the tensor table first. */
+static void gguf_huge_block_count(void)
+{
+    llp_synth_spec spec = {.n_vocab = 260, .dim = 32, .n_layers = 1, .n_heads = 1,
+                           .n_heads_kv = 1, .ffn_dim = 32, .n_ctx = 64, .type = 8 /* Q8_0 */,
+                           .tied = true, .seed = 1};
+    char path[4200];
+    snprintf(path, sizeof path, "%s/block-count.gguf", dir);
+    llp_err err = {{0}};
+    if (!ok(llp_synth_write(&spec, path, &err) == 0, "gguf: a micro model is written")) {
+        diag("%s", err.msg);
+        return;
+    }
+    /* Patch the value after the key "llama.block_count" and its type. */
+    FILE *f = fopen(path, "r+b");
+    static char bytes[1 << 16];
+    size_t n = f ? fread(bytes, 1, sizeof bytes, f) : 0;
+    const char key[] = "llama.block_count";
+    char *at = memmem(bytes, n, key, sizeof key - 1);
+    uint32_t type = 0, huge = 536870913u;
+    if (at) memcpy(&type, at + sizeof key - 1, 4);
+    bool patched = at && (type == 4 || type == 5) && f &&
+                   fseek(f, (long)(at - bytes) + (long)sizeof key - 1 + 4, SEEK_SET) == 0 &&
+                   fwrite(&huge, 4, 1, f) == 1;
+    if (f) fclose(f);
+    if (!ok(patched, "gguf: llama.block_count patched to %u", huge)) return;
+    llp_model *m = llp_model_load(path, &err);
+    ok(m == NULL && strstr(err.msg, "llama.block_count 536870913 is more than the file's"),
+       "gguf: a block count the tensor table cannot back is refused by name");
+    diag("%s", err.msg);
+    llp_model_free(m);
+}
+
 int main(void)
 {
     const char *tmp = getenv("LLP_TMP");
@@ -84,6 +124,7 @@ int main(void)
     }
     yaml_step_without_options();
     yaml_complex_key();
+    gguf_huge_block_count();
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) diag("could not remove %s", dir);
