@@ -349,11 +349,16 @@ INLINE void kl_tile(enum kl_kind kind, int nt, int64_t nb, const uint8_t *W, siz
     const char *pf = (const char *)W + (size_t)(r0 + nr) * w_stride;
     const char *pf_end = (const char *)W + (size_t)n_rows * w_stride;
     if (pf + (size_t)nr * w_stride < pf_end) pf_end = pf + (size_t)nr * w_stride;
-    size_t pf_step = nt == 1 ? (((size_t)nr * w_stride / (size_t)nb) + 63) & ~(size_t)63 : 0;
+    /* Lines per super-block (prefetches never fault, so the last batch
+     * may run past the end). */
+    const int lines = nt == 1 ? (int)(((size_t)nr * w_stride / (size_t)nb + 63) / 64) : 0;
     __m512 acc = _mm512_setzero_ps();
     for (int64_t ib = 0; ib < nb; ib++) {
-        for (size_t o = 0; o < pf_step && pf < pf_end; o += 64, pf += 64)
-            _mm_prefetch(pf, _MM_HINT_T0);
+        if (pf < pf_end) {
+#pragma GCC unroll 8
+            for (int i = 0; i < lines; i++) _mm_prefetch(pf + 64 * i, _MM_HINT_T0);
+            pf += 64 * lines;
+        }
         acc = kl_block(kind, nt, row, aq, ib, &k, tb, acc);
     }
     float out[16];
