@@ -24,6 +24,7 @@
 #include "hash.h"
 #include "records.h"
 #include "tokenizer.h"
+#include "tokenize_task.h"
 
 static const char usage[] =
     "Usage: llp-tokenize -m MODEL [OPTIONS] [FILE...]\n"
@@ -88,80 +89,6 @@ static int on_option(void *ctx, int id, const char *arg, llp_err *err)
     case OPT_SPECIAL: t->special = true; return 0;
     }
     return llp_err_set(err, "unhandled option");
-}
-
-/* ---- encoding ------------------------------------------------------------ */
-
-static int process(void *ctx, llp_batch *b, llp_record *const *recs, int n, llp_batch_result *res,
-                   llp_err *err)
-{
-    tok_task *t = ctx;
-    for (int i = 0; i < n; i++) {
-        const llp_record *r = recs[i];
-        if (r->text_len == 0) {
-            llp_batch_result_fail(&res[i], "empty text");
-            continue;
-        }
-        llp_tokens v = { 0 };
-        llp_err terr;
-        if (llp_tokenize(t->tok, r->text, r->text_len, !t->no_bos, t->special, &v, &terr) != 0) {
-            llp_batch_result_fail(&res[i], "%s", terr.msg);
-            continue;
-        }
-        json_t *f = json_object();
-        if (!t->count) {
-            json_t *ids = json_array();
-            for (size_t k = 0; k < v.n; k++) json_array_append_new(ids, json_integer(v.ids[k]));
-            json_object_set_new(f, t->col_tokens, ids);
-        }
-        json_object_set_new(f, t->col_n, json_integer((json_int_t)v.n));
-        if (t->pieces && !t->count) {
-            json_t *pieces = json_array();
-            for (size_t k = 0; k < v.n; k++) {
-                size_t len;
-                const char *p = llp_token_piece(t->tok, v.ids[k], &len);
-                json_array_append_new(pieces, llp_json_string(p, len));
-            }
-            json_object_set_new(f, t->col_pieces, pieces);
-        }
-        res[i].fields = f;
-        res[i].tokens_in = (int64_t)v.n;
-        llp_tokens_free(&v);
-    }
-    return 0;
-}
-
-/* Print a JSON array's items separated by spaces (strings as they are). */
-static void print_array(FILE *out, const json_t *a)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(a, i, v) {
-        if (i) fputc(' ', out);
-        if (json_is_string(v)) fwrite(json_string_value(v), 1, json_string_length(v), out);
-        else fprintf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    }
-}
-
-/* --out text: ids (tab, pieces), or the count. */
-static void print_text(FILE *out, const llp_record *r, void *ctx)
-{
-    const tok_task *t = ctx;
-    if (r->error) {
-        fprintf(out, "error: %s\n", r->error);
-        return;
-    }
-    if (t->count) {
-        json_t *n = json_object_get(r->fields, t->col_n);
-        fprintf(out, "%" JSON_INTEGER_FORMAT "\n", json_integer_value(n));
-        return;
-    }
-    print_array(out, json_object_get(r->fields, t->col_tokens));
-    if (t->pieces) {
-        fputc('\t', out);
-        print_array(out, json_object_get(r->fields, t->col_pieces));
-    }
-    fputc('\n', out);
 }
 
 /* ---- decoding ------------------------------------------------------------ */
@@ -339,7 +266,7 @@ int main(int argc, char **argv)
     /* The cache key names the vocabulary by a hash of the file's metadata
      * (header, key-value table, tensor table): no tensor data is read. */
     char vocab_hash[LLP_HASH_HEX];
-    llp_hash128(gguf_bytes(f), (size_t)gguf_data_offset(f), vocab_hash);
+    llp_tok_vocab_hash(f, vocab_hash);
     gguf_close(f);
     t.tok = tok;
 
@@ -352,20 +279,13 @@ int main(int argc, char **argv)
     if (t.decode) {
         rc = run_decode(&cli, &t);
     } else {
-        const char *cols[3];
-        size_t n_cols = 0;
-        if (!t.count) cols[n_cols++] = t.col_tokens;
-        cols[n_cols++] = t.col_n;
-        if (t.pieces && !t.count) cols[n_cols++] = t.col_pieces;
         if (t.count && cli.out == LLP_FMT_AUTO) cli.out = LLP_FMT_TEXT;
-        json_t *params = json_pack("{s:s,s:b,s:b,s:b,s:b}", "vocabulary", vocab_hash, "bos", !t.no_bos,
-                                   "special", t.special, "pieces", t.pieces, "count", t.count);
-        llp_batch_tool bt = {
-            .task = "tokenize", .params = params, .process = process, .ctx = &t, .max_batch = 64,
-            .output_columns = cols, .n_output_columns = n_cols, .text_fn = print_text, .text_ctx = &t,
-        };
+        llp_tok_task task;
+        llp_batch_tool bt = { 0 };
+        llp_tok_task_init(&task, tok, vocab_hash, t.pieces, t.count, t.no_bos, t.special,
+                          cli.into, &bt);
         rc = llp_batch_run(&cli, &bt, argc, argv);
-        json_decref(params);
+        llp_tok_task_free(&task);
     }
 
     free(t.col_tokens);

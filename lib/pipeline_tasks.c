@@ -21,6 +21,7 @@
 #include "gguf.h"
 #include "pipeline_internal.h"
 #include "summarize.h"
+#include "tokenize_task.h"
 #include "tokenizer.h"
 
 struct pl_task {
@@ -31,8 +32,7 @@ struct pl_task {
     int n_cols;
     llp_context *ctx;               /* generate, summarize, embed: the step's own */
     /* tokenize */
-    const llp_tokenizer *tok;
-    bool no_bos, special, pieces, count;
+    llp_tok_task *tok_task;
     /* generate */
     llp_gen_task *gen_task;
     /* classify */
@@ -72,101 +72,15 @@ static llp_context *step_context(const llp_cli *cli, llp_engine *e, llp_err *err
     return llp_context_new(e->model, &cp, err);
 }
 
-/* ---- tokenize (cmd/llp-tokenize.c) ------------------------------------------- */
-
-static int tokenize_process(void *ctx, llp_batch *b, llp_record *const *recs, int n,
-                            llp_batch_result *res, llp_err *err)
-{
-    pl_task *t = ctx;
-    const char *primary = t->count ? "n_tokens" : "tokens";
-    for (int i = 0; i < n; i++) {
-        const llp_record *r = recs[i];
-        if (r->text_len == 0) {
-            llp_batch_result_fail(&res[i], "empty text");
-            continue;
-        }
-        llp_tokens v = { 0 };
-        llp_err terr;
-        if (llp_tokenize(t->tok, r->text, r->text_len, !t->no_bos, t->special, &v, &terr)) {
-            llp_batch_result_fail(&res[i], "%s", terr.msg);
-            continue;
-        }
-        json_t *f = json_object();
-        if (!t->count) {
-            json_t *ids = json_array();
-            for (size_t k = 0; k < v.n; k++) json_array_append_new(ids, json_integer(v.ids[k]));
-            set_field(f, t->into, primary, "tokens", ids);
-        }
-        set_field(f, t->into, primary, "n_tokens", json_integer((json_int_t)v.n));
-        if (t->pieces && !t->count) {
-            json_t *pieces = json_array();
-            for (size_t k = 0; k < v.n; k++) {
-                size_t len;
-                const char *p = llp_token_piece(t->tok, v.ids[k], &len);
-                json_array_append_new(pieces, llp_json_string(p, len));
-            }
-            set_field(f, t->into, primary, "pieces", pieces);
-        }
-        res[i].fields = f;
-        res[i].tokens_in = (int64_t)v.n;
-        llp_tokens_free(&v);
-    }
-    return 0;
-}
-
-/* Items of a JSON array separated by spaces (strings as they are). */
-static void print_array(FILE *out, const json_t *a)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(a, i, v) {
-        if (i) fputc(' ', out);
-        if (json_is_string(v)) fwrite(json_string_value(v), 1, json_string_length(v), out);
-        else fprintf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    }
-}
-
-/* --out text: the ids (tab, the pieces), or the count, as llp-tokenize prints. */
-static void tokenize_text(FILE *out, const llp_record *r, void *ctx)
-{
-    const pl_task *t = ctx;
-    if (r->error) {
-        fprintf(out, "error: %s\n", r->error);
-        return;
-    }
-    if (t->count) {
-        json_t *n = json_object_get(r->fields, t->cols[0]);
-        fprintf(out, "%" JSON_INTEGER_FORMAT "\n", json_integer_value(n));
-        return;
-    }
-    print_array(out, json_object_get(r->fields, t->cols[0]));
-    if (t->pieces) {
-        fputc('\t', out);
-        print_array(out, json_object_get(r->fields, t->cols[2]));
-    }
-    fputc('\n', out);
-}
+/* ---- tokenize (tokenize_task.h) ------------------------------------------------ */
 
 static int tokenize_setup(pl_task *t, const pl_step_opts *o, llp_engine *e, llp_batch_tool *bt)
 {
-    t->tok = e->tok;
-    t->no_bos = o->no_bos;
-    t->special = o->special;
-    t->pieces = o->pieces;
-    t->count = o->count;
-    /* the vocabulary is named by a hash of the file's metadata, as llp-tokenize does */
     char vocab_hash[LLP_HASH_HEX];
-    llp_hash128(gguf_bytes(e->model->file), (size_t)gguf_data_offset(e->model->file), vocab_hash);
-    const char *primary = o->count ? "n_tokens" : "tokens";
-    if (!o->count) add_col(t, t->into, primary, "tokens");
-    add_col(t, t->into, primary, "n_tokens");
-    if (o->pieces && !o->count) add_col(t, t->into, primary, "pieces");
-    t->params = json_pack("{s:s,s:b,s:b,s:b,s:b}", "vocabulary", vocab_hash, "bos", !o->no_bos,
-                          "special", o->special, "pieces", o->pieces, "count", o->count);
-    bt->task = "tokenize";
-    bt->process = tokenize_process;
-    bt->max_batch = 64;
-    bt->text_fn = tokenize_text;
+    llp_tok_vocab_hash(e->model->file, vocab_hash);
+    t->tok_task = llp_calloc(1, sizeof *t->tok_task);
+    llp_tok_task_init(t->tok_task, e->tok, vocab_hash, o->pieces, o->count, o->no_bos,
+                      o->special, t->into, bt);
     return 0;
 }
 
@@ -414,7 +328,7 @@ pl_task *pl_task_new(const pl_step_opts *o, const llp_cli *cli, llp_engine *e,
         bt->model_size = e->file_size;
         bt->model_meta = e->meta;
     }
-    if (bt->text_fn) bt->text_ctx = t;
+    if (bt->text_fn && !bt->text_ctx) bt->text_ctx = t;
     if (!bt->output_columns) {
         bt->output_columns = (const char *const *)t->cols;
         bt->n_output_columns = (size_t)t->n_cols;
@@ -428,6 +342,8 @@ void pl_task_free(pl_task *t)
     llp_summarizer_free(t->summarizer);
     llp_embedder_free(t->embedder);
     llp_classifier_free(t->cls);
+    if (t->tok_task) llp_tok_task_free(t->tok_task);
+    free(t->tok_task);
     if (t->gen_task) llp_gen_task_free(t->gen_task);
     free(t->gen_task);
     llp_context_free(t->ctx);
