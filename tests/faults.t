@@ -136,6 +136,7 @@ seq 1 3000 | sed 's/^/prompt number /' > long.txt
 for sig in INT TERM; do
   case $sig in INT) code=130;; TERM) code=143;; esac
   db="sig$sig.db"
+  : > s.out    # exists before the poll below reads it (the background redirect may lag)
   "$G" -m "$M" --db "$db" -n 32 --temp 0 < long.txt > s.out 2> s.err &
   pid=$!
   i=0
