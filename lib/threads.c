@@ -18,7 +18,8 @@
  * a run that the caller finishes alone as cheap as a plain loop.
  *
  * Waiting. A worker spins on `claim` for up to SPIN_SECONDS after its last
- * run, then sleeps on a condition variable. Sleepers are counted in
+ * run (without limit while `held` is non-zero: llp_pool_hold), then sleeps
+ * on a condition variable. Sleepers are counted in
  * `n_sleeping`; the caller publishes a run and then reads n_sleeping (both
  * sequentially consistent), the sleeper increments n_sleeping under the mutex
  * and re-reads claim before waiting, so either the caller sees the sleeper or
@@ -65,6 +66,7 @@ struct llp_pool {
     _Alignas(64) _Atomic uint64_t claim;   /* generation | n_tasks | next */
     _Alignas(64) atomic_int done;          /* tasks finished in this run */
     _Alignas(64) atomic_int n_sleeping;
+    atomic_int held;                       /* llp_pool_hold count */
     atomic_int stop;
     pthread_mutex_t mutex;
     pthread_cond_t wake;
@@ -106,7 +108,9 @@ static uint32_t wait_for_run(llp_pool *p, uint32_t seen)
             uint64_t v = atomic_load_explicit(&p->claim, memory_order_acquire);
             if (CLAIM_GEN(v) != seen) return CLAIM_GEN(v);
             cpu_relax();
-            if ((i & 1023) == 0 && llp_now() - t0 > p->spin_seconds) break;
+            if ((i & 1023) == 0 && llp_now() - t0 > p->spin_seconds &&
+                !atomic_load_explicit(&p->held, memory_order_relaxed))
+                break;
         }
     }
     pthread_mutex_lock(&p->mutex);
@@ -181,6 +185,7 @@ llp_pool *llp_pool_new(int n_threads)
     atomic_init(&p->claim, 0);
     atomic_init(&p->done, 0);
     atomic_init(&p->n_sleeping, 0);
+    atomic_init(&p->held, 0);
     atomic_init(&p->stop, 0);
     pthread_mutex_init(&p->mutex, NULL);
     pthread_cond_init(&p->wake, NULL);
@@ -228,6 +233,17 @@ void llp_pool_free(llp_pool *p)
 int llp_pool_size(const llp_pool *p)
 {
     return p ? p->n_threads : 1;
+}
+
+void llp_pool_hold(llp_pool *p)
+{
+    if (p) atomic_fetch_add_explicit(&p->held, 1, memory_order_relaxed);
+}
+
+void llp_pool_release(llp_pool *p)
+{
+    if (p && atomic_load_explicit(&p->held, memory_order_relaxed) > 0)
+        atomic_fetch_sub_explicit(&p->held, 1, memory_order_relaxed);
 }
 
 void llp_pool_run(llp_pool *p, llp_task_fn fn, void *ctx, int n_tasks)

@@ -15,7 +15,8 @@
  * than the pool size balances uneven work. Between runs workers spin for a
  * short while (dispatch latency of a few hundred nanoseconds when runs follow
  * each other closely, as in a token step) and then sleep on a condition
- * variable so an idle pool costs no CPU.
+ * variable so an idle pool costs no CPU; llp_pool_hold keeps them spinning
+ * through longer gaps.
  *
  * One caller at a time: llp_pool_run is not reentrant and must not be called
  * from two threads concurrently on the same pool.
@@ -43,6 +44,17 @@ int llp_pool_size(const llp_pool *p);
 #define LLP_POOL_MAX_TASKS ((1 << 20) - 1)
 void llp_pool_run(llp_pool *p, void (*fn)(void *ctx, int task, int n_tasks),
                   void *ctx, int n_tasks);
+
+/* Keep the workers spinning between runs (pause in a loop, no sleeping on
+ * the condition variable however long the gap) until the matching
+ * llp_pool_release: for a stretch of work that issues many runs with
+ * single-threaded code between them (a forward pass), so no run pays for
+ * waking a sleeper. Holds nest (a count). While held, idle workers burn
+ * their CPUs; release as soon as the stretch ends. After the release
+ * an idle worker sleeps once its usual short spin has passed. Callable only from
+ * the thread that calls llp_pool_run; p may be NULL (no effect). */
+void llp_pool_hold(llp_pool *p);
+void llp_pool_release(llp_pool *p);
 
 /* Physical cores this process may run on (SMT siblings counted once), at
  * least 1. */

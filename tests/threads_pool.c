@@ -98,12 +98,32 @@ int main(void)
         usleep(20000);
         ok(run_once(p, &job, 5) && run_once(p, &job, 50),
            "%d threads: runs after workers slept", n_threads);
+
+        /* Held (nested): pauses longer than the spin, runs still complete;
+         * after the release workers may sleep and runs still complete. */
+        llp_pool_hold(p);
+        llp_pool_hold(p);
+        int held_ok = 1;
+        for (int rep = 0; rep < 5 && held_ok; rep++) {
+            usleep(5000);
+            held_ok = run_once(p, &job, 2 + rep) && run_once(p, &job, 40);
+        }
+        llp_pool_release(p);
+        held_ok = held_ok && run_once(p, &job, 9);
+        llp_pool_release(p);
+        llp_pool_release(p);   /* unmatched: ignored */
+        usleep(20000);
+        held_ok = held_ok && run_once(p, &job, 7);
+        ok(held_ok, "%d threads: runs while held across pauses, and after release",
+           n_threads);
         llp_pool_free(p);
     }
     llp_pool *p = llp_pool_new(0);
     is_int(llp_pool_size(p), llp_physical_cores(), "default size is physical cores");
     llp_pool_free(p);
     llp_pool_free(NULL);
-    ok(1, "llp_pool_free(NULL) is a no-op");
+    llp_pool_hold(NULL);
+    llp_pool_release(NULL);
+    ok(1, "llp_pool_free, llp_pool_hold, llp_pool_release (NULL) are no-ops");
     return done_testing();
 }
