@@ -1,6 +1,6 @@
 /*
  * klanes_avx512.c — the avx512 set's kernels for the K-quant types of the
- * Q4_K_M mix (Q4_K and Q6_K): 512-bit vectors, one output per 32-bit lane,
+ * Q4_K_M and Q5_K_M mixes (Q4_K, Q5_K and Q6_K): 512-bit vectors, one output per 32-bit lane,
  * 16 (row, token) pairs per pass: 16 rows x 1 token for generation, 8 x 2
  * or 4 x 4 for prompt batches.
  *
@@ -12,9 +12,9 @@
  * Per super-block (256 values) and tile:
  *   - codes: the 256 unsigned codes of a row in four zmm, decoded once per
  *     row and used for every token of the tile. Q6_K gives them in value
- *     order; Q4_K, read as 64-byte loads of qs, as 32-value chunks 0,2 | 1,3
- *     | 4,6 | 5,7, so its activations are copied once per token tile into
- *     that order (act_copy);
+ *     order; Q4_K and Q5_K (fifth bits or-ed in from qh), read as 64-byte
+ *     loads of qs, as 32-value chunks 0,2 | 1,3 | 4,6 | 5,7, so their
+ *     activations are copied once per token tile into that order (kl_fill);
  *   - per (row, token) pair: vpmaddubsw (pair sums, exact: codes <= 63,
  *     |a| <= 127) then vpdpwssd with the row's sub-block scales as words,
  *     accumulating sum_sub sc * dot in 16 int32 lanes; a transposing tree
@@ -33,11 +33,21 @@
 
 #include <stdlib.h>
 
-enum kl_kind { KL_Q4_K, KL_Q6_K };
+enum kl_kind { KL_Q4_K, KL_Q5_K, KL_Q6_K };
+
+/* Q4_K and Q5_K share headers, scales, code order and activation copy. */
+INLINE int kl_k4(enum kl_kind kind)
+{
+    return kind != KL_Q6_K;
+}
 
 INLINE size_t kl_bytes(enum kl_kind kind)
 {
-    return kind == KL_Q4_K ? sizeof(block_q4_k) : sizeof(block_q6_k);
+    switch (kind) {
+    case KL_Q4_K: return sizeof(block_q4_k);
+    case KL_Q5_K: return sizeof(block_q5_k);
+    default:      return sizeof(block_q6_k);
+    }
 }
 
 /* Byte offset of the 16 header bytes transposed into lanes: Q4_K d, dmin,
@@ -45,13 +55,13 @@ INLINE size_t kl_bytes(enum kl_kind kind)
  * scales + 2 (its dword 3 is sc14, sc15, d), which ends at the block end. */
 INLINE size_t kl_head(enum kl_kind kind)
 {
-    return kind == KL_Q4_K ? 0 : offsetof(block_q6_k, scales);
+    return kl_k4(kind) ? 0 : offsetof(block_q6_k, scales);
 }
 
 /* Word pairs of the msum table per token and super-block. */
 INLINE int kl_mpairs(enum kl_kind kind)
 {
-    return kind == KL_Q4_K ? 4 : 8;
+    return kl_k4(kind) ? 4 : 8;
 }
 
 /* Per token tile and super-block: da per token, and the msum word pairs
@@ -79,7 +89,7 @@ static void kl_fill(enum kl_kind kind, int nt, int64_t nb, const uint8_t *A, siz
             const int16_t *s = a[ib].bsums;
             tb->da[ib * nt + t] = a[ib].d;
             int32_t *o = tb->bs + ib * mp * nt + t;
-            if (kind == KL_Q4_K) {
+            if (kl_k4(kind)) {
                 /* Sums per 32 values, paired as the mins unpack: (0,2) (1,3)
                  * (4,6) (5,7). */
                 int s2[8];
@@ -189,7 +199,7 @@ INLINE void kl_make_consts(enum kl_kind kind, int nt, kl_consts *k)
     for (int v = 0; v < 4; v++) {
         for (int i = 0; i < 64; i++) {
             int quarter = i / 16;
-            if (kind == KL_Q4_K) {
+            if (kl_k4(kind)) {
                 /* Code vector v holds sub-blocks (0,2) (1,3) (4,6) (5,7):
                  * quarters 0-1 the first, 2-3 the second; words (sc, 0). */
                 static const int first[4] = { 0, 1, 4, 5 };
@@ -209,13 +219,29 @@ INLINE void kl_make_consts(enum kl_kind kind, int nt, kl_consts *k)
 INLINE void kl_codes(enum kl_kind kind, const uint8_t *p, __m512i c[4])
 {
     const __m512i m4 = _mm512_set1_epi8(15);
-    if (kind == KL_Q4_K) {
-        const uint8_t *qs = ((const block_q4_k *)p)->qs;
+    if (kl_k4(kind)) {
+        const uint8_t *qs = kind == KL_Q4_K ? ((const block_q4_k *)p)->qs
+                                            : ((const block_q5_k *)p)->qs;
         __m512i l0 = _mm512_loadu_si512(qs), l1 = _mm512_loadu_si512(qs + 64);
         c[0] = _mm512_and_si512(l0, m4);
         c[1] = _mm512_and_si512(_mm512_srli_epi16(l0, 4), m4);
         c[2] = _mm512_and_si512(l1, m4);
         c[3] = _mm512_and_si512(_mm512_srli_epi16(l1, 4), m4);
+        if (kind == KL_Q5_K) {
+            /* Fifth bits: bit k of qh byte l for value 32k + l. With qh in
+             * both halves, the high half shifted right by 2, bits 0, 1, 4, 5
+             * hold sub-blocks (0,2) (1,3) (4,6) (5,7): moved to bit 4. */
+            const __m512i hs = _mm512_inserti64x4(_mm512_setzero_si512(),
+                                                  _mm256_set1_epi16(2), 1);
+            const __m512i b4 = _mm512_set1_epi8(0x10);
+            __m512i h = _mm512_broadcast_i64x4(
+                _mm256_loadu_si256((const __m256i *)((const block_q5_k *)p)->qh));
+            h = _mm512_srlv_epi16(h, hs);
+            c[0] = _mm512_ternarylogic_epi32(c[0], _mm512_slli_epi16(h, 4), b4, 0xf8);
+            c[1] = _mm512_ternarylogic_epi32(c[1], _mm512_slli_epi16(h, 3), b4, 0xf8);
+            c[2] = _mm512_ternarylogic_epi32(c[2], h, b4, 0xf8);
+            c[3] = _mm512_ternarylogic_epi32(c[3], _mm512_srli_epi16(h, 1), b4, 0xf8);
+        }
         return;
     }
     const block_q6_k *b = (const block_q6_k *)p;
@@ -252,7 +278,7 @@ INLINE __m512 kl_block(enum kl_kind kind, int nt, const uint8_t *const *row,
     const int32_t *bs = tb->bs + ib * mp * nt;
     __m512i msum = _mm512_setzero_si512(), sc_lo = h0, sc_hi = h0;
     __m512 d, dm;
-    if (kind == KL_Q4_K) {
+    if (kl_k4(kind)) {
         const __m512i m6 = _mm512_set1_epi8(63), m4 = _mm512_set1_epi8(15),
                       m2 = _mm512_set1_epi8(0x30);
         /* scales[12] = a | b | c: sc 0-3 = a & 63, mn 0-3 = b & 63,
@@ -295,7 +321,7 @@ INLINE __m512 kl_block(enum kl_kind kind, int nt, const uint8_t *const *row,
         __m512i c[4], s[4];
         kl_codes(kind, p, c);
         __m512i rs;
-        if (kind == KL_Q4_K) {
+        if (kl_k4(kind)) {
             /* Row r's 8 scales (sc_lo, sc_hi dwords of its first lane) in
              * every quarter. */
             int64_t lane = r * nt;
@@ -377,11 +403,11 @@ INLINE void kl_gemm(enum kl_kind kind, int64_t n, const void *W, size_t w_stride
     float da[4 * nb];
     int32_t bs[4 * nb * mp];
     int8_t *act = NULL;
-    if (kind == KL_Q4_K) {
+    if (kl_k4(kind)) {
         act = aligned_alloc(64, (size_t)(4 * nb * 256));
         if (!act) abort();
     }
-    kl_table tb = { da, bs, kind == KL_Q4_K ? 256 : sizeof(llp_act_q8_256) };
+    kl_table tb = { da, bs, kl_k4(kind) ? 256 : sizeof(llp_act_q8_256) };
     for (int t0 = 0; t0 < n_tok; ) {
         int left = n_tok - t0, nt = left >= 3 ? 4 : left;
         kl_fill(kind, nt, nb, A, a_stride, n_tok, t0, &tb, act);
@@ -389,7 +415,7 @@ INLINE void kl_gemm(enum kl_kind kind, int64_t n, const void *W, size_t w_stride
         for (int t = 0; t < nt; t++) {
             int tc = t0 + t < n_tok ? t0 + t : n_tok - 1;
             /* Q4_K reads its copy; Q6_K the codes in place (tb.astep). */
-            aq[t] = kind == KL_Q4_K ? act + (size_t)t * (size_t)nb * 256
+            aq[t] = kl_k4(kind) ? act + (size_t)t * (size_t)nb * 256
                                     : (const int8_t *)((const llp_act_q8_256 *)
                                           ((const uint8_t *)A + (size_t)tc * a_stride))->qs;
         }
@@ -415,6 +441,12 @@ void llp_gemm_q4_k_klanes512(int64_t n, const void *W, size_t w_stride, int n_ro
                              const void *A, size_t a_stride, int n_tok, float *Y, int64_t y_stride)
 {
     kl_gemm(KL_Q4_K, n, W, w_stride, n_rows, A, a_stride, n_tok, Y, y_stride);
+}
+
+void llp_gemm_q5_k_klanes512(int64_t n, const void *W, size_t w_stride, int n_rows,
+                             const void *A, size_t a_stride, int n_tok, float *Y, int64_t y_stride)
+{
+    kl_gemm(KL_Q5_K, n, W, w_stride, n_rows, A, a_stride, n_tok, Y, y_stride);
 }
 
 void llp_gemm_q6_k_klanes512(int64_t n, const void *W, size_t w_stride, int n_rows,
