@@ -545,7 +545,21 @@ static int check_batch(const llp_context *ctx, const llp_batch *b, llp_err *err)
 
 /* ---- the forward pass --------------------------------------------------- */
 
+static int decode_batch(llp_context *ctx, const llp_batch *b, float *logits, float *hidden,
+                        llp_err *err);
+
+/* The workers stay spinning through the ~10 matrix products per layer, so
+ * no product waits for a sleeping thread to wake. */
 int llp_decode(llp_context *ctx, const llp_batch *b, float *logits, float *hidden, llp_err *err)
+{
+    llp_pool_hold(ctx->pool);
+    int rc = decode_batch(ctx, b, logits, hidden, err);
+    llp_pool_release(ctx->pool);
+    return rc;
+}
+
+static int decode_batch(llp_context *ctx, const llp_batch *b, float *logits, float *hidden,
+                        llp_err *err)
 {
     const llp_model *m = ctx->model;
     const llp_config *c = &m->cfg;
