@@ -355,16 +355,24 @@ INLINE __m512 kl_block(enum kl_kind kind, int nt, const uint8_t *const *row,
     return _mm512_add_ps(acc, _mm512_mul_ps(da, f));
 }
 
+/* Super-blocks a generation tile prefetches ahead of the one it reads. */
+#define KL_PREFETCH_AHEAD 3
+
 /* One tile: rows r0 .. r0 + 16/nt - 1 (clamped to n_rows; extra lanes are
  * computed on the last row and not stored) times the table's nt tokens.
- * A generation tile prefetches the next tile's rows (contiguous) spread
- * over its super-blocks: sixteen rows read side by side are more streams
- * than the hardware prefetchers follow. */
+ * A generation tile prefetches, for each of its rows, the super-block
+ * KL_PREFETCH_AHEAD ahead (past the row's end: the same row of the next
+ * tile, which is contiguous): sixteen rows read side by side are more
+ * streams than the hardware prefetchers follow, and a short distance keeps
+ * what is in flight well inside L1 (a whole next tile of wide rows, 50 KB
+ * for Q4_K at 5632 values, would not fit). Prefetches never fault, so
+ * those past the matrix's end are harmless. */
 INLINE void kl_tile(enum kl_kind kind, int nt, int64_t nb, const uint8_t *W, size_t w_stride,
                     int n_rows, int r0, const int8_t *const *aq, const kl_table *tb,
                     int n_tok, int t0, float *Y, int64_t y_stride)
 {
     const int nr = 16 / nt;
+    const size_t bytes = kl_bytes(kind);
     const uint8_t *row[16];
     for (int r = 0; r < nr; r++) {
         int rr = r0 + r < n_rows ? r0 + r : n_rows - 1;
@@ -372,18 +380,17 @@ INLINE void kl_tile(enum kl_kind kind, int nt, int64_t nb, const uint8_t *W, siz
     }
     kl_consts k;
     kl_make_consts(kind, nt, &k);
-    const char *pf = (const char *)W + (size_t)(r0 + nr) * w_stride;
-    const char *pf_end = (const char *)W + (size_t)n_rows * w_stride;
-    if (pf + (size_t)nr * w_stride < pf_end) pf_end = pf + (size_t)nr * w_stride;
-    /* Lines per super-block (prefetches never fault, so the last batch
-     * may run past the end). */
-    const int lines = nt == 1 ? (int)(((size_t)nr * w_stride / (size_t)nb + 63) / 64) : 0;
     __m512 acc = _mm512_setzero_ps();
     for (int64_t ib = 0; ib < nb; ib++) {
-        if (pf < pf_end) {
-#pragma GCC unroll 8
-            for (int i = 0; i < lines; i++) _mm_prefetch(pf + 64 * i, _MM_HINT_T0);
-            pf += 64 * lines;
+        if (nt == 1) {
+            int64_t ia = ib + KL_PREFETCH_AHEAD;
+            size_t o = ia < nb ? (size_t)ia * bytes
+                               : (size_t)nr * w_stride + (size_t)(ia - nb) * bytes;
+#pragma GCC unroll 16
+            for (int r = 0; r < nr; r++)
+#pragma GCC unroll 4
+                for (size_t l = 0; l < bytes; l += 64)
+                    _mm_prefetch((const char *)row[r] + o + l, _MM_HINT_T0);
         }
         acc = kl_block(kind, nt, row, aq, ib, &k, tb, acc);
     }
