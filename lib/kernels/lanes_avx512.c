@@ -313,12 +313,20 @@ INLINE __m512 lk_blocks(enum lane_kind kind, int nt, const uint8_t *const *row,
     return acc;
 }
 
+/* Bytes of each row a Q8_0 generation tile prefetches ahead. */
+#define LK_PREFETCH_AHEAD 512
+
 /* One tile: rows r0 .. r0 + 16/nt - 1 (clamped to n_rows; extra lanes are
  * computed on the last row and not stored) times tokens t0 .. t0 + nt - 1
  * (likewise clamped to n_tok). While a generation tile (one token) runs,
  * the next tile's rows, contiguous in memory, are prefetched line by line
  * spread over its block pairs: sixteen rows read side by side are more
- * streams than the hardware prefetchers follow. */
+ * streams than the hardware prefetchers follow. Q8_0 instead prefetches
+ * each row LK_PREFETCH_AHEAD bytes ahead: its whole next tile (34 KB at
+ * 2048 values, 95 KB at 5632) with the current one overflows L1, and the
+ * short distance measured 25-35% faster; for the nibble types the two
+ * schemes measured alike. Prefetches never fault, so those past the
+ * matrix's end are harmless. */
 INLINE void lk_tile(enum lane_kind kind, int nt, int64_t nb, const uint8_t *W,
                     size_t w_stride, int n_rows, int r0, const uint8_t *A,
                     size_t a_stride, int n_tok, int t0, const token_table *tt,
@@ -347,8 +355,22 @@ INLINE void lk_tile(enum lane_kind kind, int nt, int64_t nb, const uint8_t *W,
     __m512 acc = _mm512_setzero_ps();
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2) {
-        for (size_t off = 0; off < pf_step && pf < pf_end; off += 64, pf += 64)
-            _mm_prefetch(pf, _MM_HINT_T0);
+        if (kind == L_Q8_0 && nt == 1) {
+            /* Q8_0: each row LK_PREFETCH_AHEAD bytes (whole block pairs)
+             * ahead, past its end into the next tile's same row. */
+            const size_t pair = 2 * lk_bytes(kind);
+            int64_t ia = b + 2 * (int64_t)((LK_PREFETCH_AHEAD + pair - 1) / pair);
+            size_t o = ia < nb ? (size_t)ia * lk_bytes(kind)
+                               : (size_t)nr * w_stride + (size_t)(ia - nb) * lk_bytes(kind);
+#pragma GCC unroll 16
+            for (int r = 0; r < nr; r++)
+#pragma GCC unroll 2
+                for (size_t l = 0; l < pair; l += 64)
+                    _mm_prefetch((const char *)row[r] + o + l, _MM_HINT_T0);
+        } else {
+            for (size_t off = 0; off < pf_step && pf < pf_end; off += 64, pf += 64)
+                _mm_prefetch(pf, _MM_HINT_T0);
+        }
         acc = lk_blocks(kind, nt, row, act, b, 0, code_index, &si, tt, acc);
     }
     if (b < nb) acc = lk_blocks(kind, nt, row, act, b, 1, code_index, &si, tt, acc);
