@@ -12,6 +12,7 @@
 
 #include "batch.h"
 #include "classify.h"
+#include "classify_task.h"
 #include "cli.h"
 #include "engine.h"
 
@@ -81,39 +82,6 @@ static int on_option(void *ctx, int id, const char *arg, llp_err *err)
     return llp_err_set(err, "unhandled option");
 }
 
-typedef struct classify_task {
-    llp_classifier *cls;
-    const char *into;
-} classify_task;
-
-static int process(void *ctx, llp_batch *b, llp_record *const *recs, int n,
-                   llp_batch_result *res, llp_err *err)
-{
-    classify_task *t = ctx;
-    (void)b;
-    const char *texts[LLP_CLASSIFY_MAX_ROWS] = { 0 };
-    size_t lens[LLP_CLASSIFY_MAX_ROWS] = { 0 };
-    llp_classify_result out[LLP_CLASSIFY_MAX_ROWS];
-    memset(out, 0, sizeof out);
-    for (int i = 0; i < n; i++) {
-        texts[i] = recs[i]->text;
-        lens[i] = recs[i]->text_len;
-    }
-    int rc = llp_classify_rows(t->cls, texts, lens, n, out, err);
-    for (int i = 0; i < n && rc == 0; i++) {
-        if (out[i].error) {
-            llp_batch_result_fail(&res[i], "%s", out[i].error);
-            continue;
-        }
-        res[i].fields = llp_classify_fields(t->cls, &out[i], t->into);
-        /* what this record put through the model: its prompt tokens
-         * beyond the shared prefix (the prefix is computed once per job) */
-        res[i].tokens_in = out[i].n_unique;
-    }
-    for (int i = 0; i < n; i++) llp_classify_result_free(&out[i]);
-    return rc;
-}
-
 int main(int argc, char **argv)
 {
     llp_cli cli;
@@ -152,7 +120,7 @@ int main(int argc, char **argv)
     if (!e) llp_die(cli.tool, "%s", err.msg);
     const char *chat_template = NULL;
     gguf_get_str(e->model->file, "tokenizer.chat_template", &chat_template, NULL);
-    classify_task t = { .into = cli.into };
+    llp_classify_task t = { .into = cli.into };
     t.cls = llp_classifier_new(e->model, e->tok, chat_template, &p, &err);
     if (!t.cls) llp_die(cli.tool, "%s", err.msg);
 
@@ -162,7 +130,7 @@ int main(int argc, char **argv)
     llp_batch_tool bt = {
         .task = "classify", .params = params, .model_fp = e->fingerprint,
         .model_path = e->model->path, .model_size = e->file_size, .model_meta = e->meta,
-        .process = process, .ctx = &t, .max_batch = llp_classifier_max_rows(t.cls),
+        .process = llp_classify_task_process, .ctx = &t, .max_batch = llp_classifier_max_rows(t.cls),
         .output_columns = (const char *const *)cols, .n_output_columns = (size_t)n_cols,
     };
     rc = llp_batch_run(&cli, &bt, argc, argv);

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "classify.h"
+#include "classify_task.h"
 #include "embed.h"
 #include "generate_task.h"
 #include "gguf.h"
@@ -37,6 +37,7 @@ struct pl_task {
     llp_gen_task *gen_task;
     /* classify */
     llp_classifier *cls;
+    llp_classify_task cls_task;
     char **labels;
     int n_labels;
     char *template;
@@ -99,31 +100,6 @@ static int generate_setup(pl_task *t, const pl_step_opts *o, const llp_cli *cli,
 
 /* ---- classify (cmd/llp-classify.c) ---------------------------------------------- */
 
-static int classify_process(void *ctx, llp_batch *b, llp_record *const *recs, int n,
-                            llp_batch_result *res, llp_err *err)
-{
-    pl_task *t = ctx;
-    const char *texts[LLP_CLASSIFY_MAX_ROWS] = { 0 };
-    size_t lens[LLP_CLASSIFY_MAX_ROWS] = { 0 };
-    llp_classify_result out[LLP_CLASSIFY_MAX_ROWS];
-    memset(out, 0, sizeof out);
-    for (int i = 0; i < n; i++) {
-        texts[i] = recs[i]->text;
-        lens[i] = recs[i]->text_len;
-    }
-    int rc = llp_classify_rows(t->cls, texts, lens, n, out, err);
-    for (int i = 0; i < n && rc == 0; i++) {
-        if (out[i].error) {
-            llp_batch_result_fail(&res[i], "%s", out[i].error);
-            continue;
-        }
-        res[i].fields = llp_classify_fields(t->cls, &out[i], t->into);
-        res[i].tokens_in = out[i].n_unique;
-    }
-    for (int i = 0; i < n; i++) llp_classify_result_free(&out[i]);
-    return rc;
-}
-
 static int classify_setup(pl_task *t, const pl_step_opts *o, const llp_cli *cli, llp_engine *e,
                           llp_batch_tool *bt, llp_err *err)
 {
@@ -141,8 +117,11 @@ static int classify_setup(pl_task *t, const pl_step_opts *o, const llp_cli *cli,
     if (!(t->cls = llp_classifier_new(e->model, e->tok, chat_template, &p, err))) return -1;
     t->cols = llp_classify_columns(t->cls, t->into, &t->n_cols);
     t->params = llp_classifier_params_json(t->cls);
+    t->cls_task.cls = t->cls;
+    t->cls_task.into = t->into;
     bt->task = "classify";
-    bt->process = classify_process;
+    bt->process = llp_classify_task_process;
+    bt->ctx = &t->cls_task;
     bt->max_batch = llp_classifier_max_rows(t->cls);
     return 0;
 }
