@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "classify_task.h"
-#include "embed.h"
+#include "embed_task.h"
 #include "generate_task.h"
 #include "gguf.h"
 #include "pipeline_internal.h"
@@ -43,10 +43,7 @@ struct pl_task {
     char *template;
     /* embed */
     llp_embedder *embedder;
-    const char *collection;
-    const char *model_fp;
-    bool chunked;
-    int dim;
+    llp_embed_task *embed_task;
     /* summarize */
     llp_summarizer *summarizer;
     llp_summary_store sstore;
@@ -98,7 +95,7 @@ static int generate_setup(pl_task *t, const pl_step_opts *o, const llp_cli *cli,
     return 0;
 }
 
-/* ---- classify (cmd/llp-classify.c) ---------------------------------------------- */
+/* ---- classify (classify_task.h) ---------------------------------------------- */
 
 static int classify_setup(pl_task *t, const pl_step_opts *o, const llp_cli *cli, llp_engine *e,
                           llp_batch_tool *bt, llp_err *err)
@@ -126,74 +123,23 @@ static int classify_setup(pl_task *t, const pl_step_opts *o, const llp_cli *cli,
     return 0;
 }
 
-/* ---- embed (cmd/llp-embed.c) ------------------------------------------------------ */
-
-static int embed_process(void *ctx, llp_batch *b, llp_record *const *recs, int n,
-                         llp_batch_result *res, llp_err *err)
-{
-    pl_task *t = ctx;
-    const char **texts = llp_calloc((size_t)n, sizeof *texts);
-    size_t *lens = llp_calloc((size_t)n, sizeof *lens);
-    llp_embed_result *out = llp_calloc((size_t)n, sizeof *out);
-    for (int i = 0; i < n; i++) {
-        texts[i] = recs[i]->text;
-        lens[i] = recs[i]->text_len;
-    }
-    int rc = llp_embed_texts(t->embedder, texts, lens, n, out, err);
-    llp_store *s = t->collection ? llp_batch_store(b) : NULL;
-    bool own = s && !llp_store_in_transaction(s);
-    if (rc == 0 && own && llp_store_begin(s, err)) rc = -1;
-    for (int i = 0; i < n && rc == 0; i++) {
-        if (out[i].error) {
-            llp_batch_result_fail(&res[i], "%s", out[i].error);
-            continue;
-        }
-        json_t *f = json_object(), *vec = json_array();
-        for (int d = 0; d < t->dim; d++) json_array_append_new(vec, json_real(out[i].vec[d]));
-        set_field(f, t->into, "embedding", "embedding", vec);
-        set_field(f, t->into, "embedding", "dim", json_integer(t->dim));
-        if (out[i].truncated) set_field(f, t->into, "embedding", "truncated", json_true());
-        if (t->chunked)
-            set_field(f, t->into, "embedding", "chunks", json_integer(out[i].n_chunks));
-        res[i].fields = f;
-        res[i].tokens_in = out[i].n_tokens;
-        if (s) {
-            char hash[LLP_HASH_HEX];
-            llp_hash128(recs[i]->text, recs[i]->text_len, hash);
-            if (llp_store_embedding_put(s, t->collection, recs[i]->id, hash, out[i].vec, t->dim,
-                                        t->model_fp, err))
-                rc = -1;
-        }
-    }
-    if (own) {
-        if (rc == 0) rc = llp_store_commit(s, err);
-        else llp_store_rollback(s);
-    }
-    for (int i = 0; i < n; i++) llp_embed_result_free(&out[i]);
-    free(out);
-    free(lens);
-    free(texts);
-    return rc;
-}
+/* ---- embed (embed_task.h) ------------------------------------------------------ */
 
 static int embed_setup(pl_task *t, const pl_step_opts *o, const llp_cli *cli, llp_engine *e,
                        llp_batch_tool *bt, llp_err *err)
 {
     if (!(t->ctx = llp_embed_context_new(e->model, cli->ctx_size, cli->threads, err))) return -1;
     t->embedder = llp_embedder_new(t->ctx, e->tok, &o->embed);
-    t->collection = o->collection;
-    t->model_fp = e->fingerprint;
-    t->dim = e->model->cfg.dim;
-    t->chunked = o->embed.long_mode == LLP_EMBED_CHUNK;
-    bool bos = o->embed.add_bos < 0 ? llp_tokenizer_add_bos(e->tok) : o->embed.add_bos > 0;
-    t->params = json_pack("{s:s,s:s,s:s,s:b,s:i,s:s?}", "pooling", llp_pooling_name(o->embed.pooling),
-                          "normalize", llp_embed_norm_name(o->embed.normalize), "long",
-                          llp_embed_long_name(o->embed.long_mode), "bos", bos, "n_ctx",
-                          llp_context_n_ctx(t->ctx), "collection", o->collection);
+    bool chunked = o->embed.long_mode == LLP_EMBED_CHUNK;
+    t->embed_task = llp_embed_task_new(t->embedder, e->fingerprint, o->collection, t->into,
+                                       chunked);
+    t->params = llp_embed_params_json(&o->embed, e->tok, llp_context_n_ctx(t->ctx),
+                                      o->collection);
     const char *base[] = { "embedding", "dim", "truncated", "chunks" };
-    for (int i = 0; i < (t->chunked ? 4 : 3); i++) add_col(t, t->into, "embedding", base[i]);
+    for (int i = 0; i < (chunked ? 4 : 3); i++) add_col(t, t->into, "embedding", base[i]);
     bt->task = "embed";
-    bt->process = embed_process;
+    bt->process = llp_embed_task_process;
+    bt->ctx = t->embed_task;
     bt->max_batch = 64;
     return 0;
 }
@@ -319,6 +265,7 @@ void pl_task_free(pl_task *t)
 {
     if (!t) return;
     llp_summarizer_free(t->summarizer);
+    llp_embed_task_free(t->embed_task);
     llp_embedder_free(t->embedder);
     llp_classifier_free(t->cls);
     if (t->tok_task) llp_tok_task_free(t->tok_task);
