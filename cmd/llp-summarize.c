@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "engine.h"
 #include "summarize.h"
+#include "summarize_task.h"
 
 static const char usage[] =
     "Usage: llp-summarize -m MODEL [OPTIONS] [FILE|DIR...]\n"
@@ -72,52 +73,6 @@ static int on_option(void *ctx, int id, const char *arg, llp_err *err)
     return llp_err_set(err, "unhandled option");
 }
 
-typedef struct sum_task {
-    llp_summarizer *summarizer;
-    llp_summary_store store;
-    const char *into;
-} sum_task;
-
-static void set_field(json_t *f, const char *into, const char *name, json_t *value)
-{
-    char *key = llp_output_name(into, "summary", name);
-    json_object_set_new(f, key, value);
-    free(key);
-}
-
-static int process(void *ctx, llp_batch *b, llp_record *const *recs, int n,
-                   llp_batch_result *res, llp_err *err)
-{
-    sum_task *t = ctx;
-    t->store.store = llp_batch_store(b);
-    t->store.job_id = llp_batch_job_id(b);
-    for (int i = 0; i < n; i++) {
-        llp_summary_tree tree;
-        llp_err derr;
-        int rc = llp_summarize_document(t->summarizer, &t->store, llp_batch_stop_requested,
-                                        recs[i]->text, recs[i]->text_len, &tree, &derr);
-        if (rc == LLP_SUMMARIZE_STOPPED) return LLP_BATCH_STOPPED;
-        if (rc) {
-            llp_batch_result_fail(&res[i], "%s", derr.msg);
-            continue;
-        }
-        if (llp_summary_store_tree(&t->store, recs[i]->id, &tree, err)) {
-            llp_summary_tree_free(&tree);
-            return -1;
-        }
-        const llp_summary_node *root = llp_summary_root(&tree);
-        json_t *f = json_object();
-        set_field(f, t->into, "summary", llp_json_string(root->summary, strlen(root->summary)));
-        set_field(f, t->into, "chunks", json_integer(tree.n_leaves));
-        set_field(f, t->into, "levels", json_integer(tree.levels));
-        res[i].fields = f;
-        res[i].tokens_in = tree.tokens_in;
-        res[i].tokens_out = tree.tokens_out;
-        llp_summary_tree_free(&tree);
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     llp_cli cli;
@@ -148,40 +103,28 @@ int main(int argc, char **argv)
     };
     sp.chat = llp_engine_chat(e, o.chat);
     sp.sampling = llp_cli_sampling(&cli);
-    sum_task t = { .into = cli.into };
-    t.summarizer = llp_summarizer_new(e->ctx, e->tok, &sp, &err);
-    if (!t.summarizer) {
+    llp_summarizer *summarizer = llp_summarizer_new(e->ctx, e->tok, &sp, &err);
+    if (!summarizer) {
         if (template) llp_error(cli.tool, "%s: %s", o.prompt_file, err.msg);
         else llp_error(cli.tool, "%s", err.msg);
         llp_engine_free(e);
         free(template);
         return LLP_EXIT_FATAL;
     }
-    if (llp_summarizer_budget(t.summarizer) < o.max_tokens && !cli.quiet)
+    if (llp_summarizer_budget(summarizer) < o.max_tokens && !cli.quiet)
         llp_note(cli.tool, "summary budget lowered to %d tokens to fit a context of %d",
-                 llp_summarizer_budget(t.summarizer), llp_context_n_ctx(e->ctx));
+                 llp_summarizer_budget(summarizer), llp_context_n_ctx(e->ctx));
 
-    json_t *params = llp_summarizer_params_json(t.summarizer);
-    char params_hash[LLP_HASH_HEX];
-    llp_hash_json(params, params_hash);
-    t.store.model_fp = e->fingerprint;
-    t.store.params_hash = params_hash;
-    t.store.no_cache = cli.no_cache;
-
-    const char *base[] = { "summary", "chunks", "levels" };
-    char *cols[3];
-    for (int i = 0; i < 3; i++) cols[i] = llp_output_name(cli.into, "summary", base[i]);
+    llp_summarize_task t;
     llp_batch_tool bt = {
-        .task = "summarize", .params = params, .model_fp = e->fingerprint,
-        .model_path = e->model->path, .model_size = e->file_size, .model_meta = e->meta,
-        .process = process, .ctx = &t, .max_batch = 1, .documents = true,
-        .output_columns = (const char *const *)cols, .n_output_columns = 3,
+        .model_fp = e->fingerprint, .model_path = e->model->path, .model_size = e->file_size,
+        .model_meta = e->meta,
     };
+    llp_summarize_task_init(&t, summarizer, e->fingerprint, cli.no_cache, cli.into, &bt);
     rc = llp_batch_run(&cli, &bt, argc, argv);
 
-    for (int i = 0; i < 3; i++) free(cols[i]);
-    json_decref(params);
-    llp_summarizer_free(t.summarizer);
+    llp_summarize_task_free(&t);
+    llp_summarizer_free(summarizer);
     llp_engine_free(e);
     llp_cli_free(&cli);
     free(template);

@@ -20,7 +20,7 @@
 #include "generate_task.h"
 #include "gguf.h"
 #include "pipeline_internal.h"
-#include "summarize.h"
+#include "summarize_task.h"
 #include "tokenize_task.h"
 #include "tokenizer.h"
 
@@ -46,8 +46,7 @@ struct pl_task {
     llp_embed_task *embed_task;
     /* summarize */
     llp_summarizer *summarizer;
-    llp_summary_store sstore;
-    char params_hash[LLP_HASH_HEX];
+    llp_summarize_task *sum_task;
 };
 
 static void add_col(pl_task *t, const char *into, const char *primary, const char *name)
@@ -56,13 +55,6 @@ static void add_col(pl_task *t, const char *into, const char *primary, const cha
     t->cols[t->n_cols++] = llp_output_name(into, primary, name);
 }
 
-static void set_field(json_t *f, const char *into, const char *primary, const char *name,
-                      json_t *value)
-{
-    char *key = llp_output_name(into, primary, name);
-    json_object_set_new(f, key, value);
-    free(key);
-}
 
 static llp_context *step_context(const llp_cli *cli, llp_engine *e, llp_err *err)
 {
@@ -144,41 +136,7 @@ static int embed_setup(pl_task *t, const pl_step_opts *o, const llp_cli *cli, ll
     return 0;
 }
 
-/* ---- summarize (cmd/llp-summarize.c) ---------------------------------------------- */
-
-static int summarize_process(void *ctx, llp_batch *b, llp_record *const *recs, int n,
-                             llp_batch_result *res, llp_err *err)
-{
-    pl_task *t = ctx;
-    t->sstore.store = llp_batch_store(b);
-    t->sstore.job_id = llp_batch_job_id(b);
-    for (int i = 0; i < n; i++) {
-        llp_summary_tree tree;
-        llp_err derr;
-        int rc = llp_summarize_document(t->summarizer, &t->sstore, llp_batch_stop_requested,
-                                        recs[i]->text, recs[i]->text_len, &tree, &derr);
-        if (rc == LLP_SUMMARIZE_STOPPED) return LLP_BATCH_STOPPED;
-        if (rc) {
-            llp_batch_result_fail(&res[i], "%s", derr.msg);
-            continue;
-        }
-        if (llp_summary_store_tree(&t->sstore, recs[i]->id, &tree, err)) {
-            llp_summary_tree_free(&tree);
-            return -1;
-        }
-        const llp_summary_node *root = llp_summary_root(&tree);
-        json_t *f = json_object();
-        set_field(f, t->into, "summary", "summary",
-                  llp_json_string(root->summary, strlen(root->summary)));
-        set_field(f, t->into, "summary", "chunks", json_integer(tree.n_leaves));
-        set_field(f, t->into, "summary", "levels", json_integer(tree.levels));
-        res[i].fields = f;
-        res[i].tokens_in = tree.tokens_in;
-        res[i].tokens_out = tree.tokens_out;
-        llp_summary_tree_free(&tree);
-    }
-    return 0;
-}
+/* ---- summarize (summarize_task.h) ---------------------------------------------- */
 
 static int summarize_setup(pl_task *t, const pl_step_opts *o, const llp_cli *cli, llp_engine *e,
                            llp_batch_tool *bt, llp_err *err)
@@ -208,17 +166,9 @@ static int summarize_setup(pl_task *t, const pl_step_opts *o, const llp_cli *cli
     if (llp_summarizer_budget(t->summarizer) < sp.max_tokens && !cli->quiet)
         llp_note(cli->tool, "summary budget lowered to %d tokens to fit a context of %d",
                  llp_summarizer_budget(t->summarizer), llp_context_n_ctx(t->ctx));
-    t->params = llp_summarizer_params_json(t->summarizer);
-    llp_hash_json(t->params, t->params_hash);
-    t->sstore.model_fp = e->fingerprint;
-    t->sstore.params_hash = t->params_hash;
-    t->sstore.no_cache = cli->no_cache;
-    const char *base[] = { "summary", "chunks", "levels" };
-    for (int i = 0; i < 3; i++) add_col(t, t->into, "summary", base[i]);
-    bt->task = "summarize";
-    bt->process = summarize_process;
-    bt->max_batch = 1;
-    bt->documents = true;
+    t->sum_task = llp_calloc(1, sizeof *t->sum_task);
+    llp_summarize_task_init(t->sum_task, t->summarizer, e->fingerprint, cli->no_cache, t->into,
+                            bt);
     return 0;
 }
 
@@ -264,6 +214,8 @@ pl_task *pl_task_new(const pl_step_opts *o, const llp_cli *cli, llp_engine *e,
 void pl_task_free(pl_task *t)
 {
     if (!t) return;
+    if (t->sum_task) llp_summarize_task_free(t->sum_task);
+    free(t->sum_task);
     llp_summarizer_free(t->summarizer);
     llp_embed_task_free(t->embed_task);
     llp_embedder_free(t->embedder);

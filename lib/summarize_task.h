@@ -1,0 +1,31 @@
+/*
+ * summarize_task.h — llp-summarize's work over records, as a batch tool:
+ * each document summarized (map-reduce past the context), its chunk tree
+ * recorded in the store, the summary fields named after --into.
+ * llp-summarize and llp-run's summarize steps both run it.
+ *
+ * Not for: splitting and combining (summarize.h, split.h) or flags.
+ */
+#ifndef LLP_SUMMARIZE_TASK_H
+#define LLP_SUMMARIZE_TASK_H
+
+#include "batch.h"
+#include "hash.h"
+#include "summarize.h"
+
+typedef struct llp_summarize_task {
+    llp_summarizer *summarizer;     /* borrowed */
+    llp_summary_store store;        /* chunk items: filled per batch */
+    const char *into;
+    json_t *params;                 /* cache parameters (owned) */
+    char params_hash[LLP_HASH_HEX];
+    char *cols[3];                  /* summary, chunks, levels (owned) */
+} llp_summarize_task;
+
+/* Set up over a summarizer and fill the batch tool: task, params, process,
+ * columns, documents. model_fp names the model for the chunk items. */
+void llp_summarize_task_init(llp_summarize_task *t, llp_summarizer *s, const char *model_fp,
+                             bool no_cache, const char *into, llp_batch_tool *bt);
+void llp_summarize_task_free(llp_summarize_task *t);
+
+#endif
