@@ -1,12 +1,12 @@
 /*
  * pipeline_tasks.c — the step adapters: for each tool, the setup its binary
- * does between parsing flags and llp_batch_run (task name, parameters for
- * the cache key, output columns, process callback), over a model the
- * pipeline runner opened once. The computing itself is the task
- * libraries' (classify.h, embed.h, generate.h, summarize.h, tokenizer.h),
- * and the params JSON and field names come from the same calls or the same
- * construction as in cmd/llp-*.c, so a pipeline step and its binary share
- * cache entries: what one computed, the other reuses.
+ * does between parsing flags and llp_batch_run, over a model the pipeline
+ * runner opened once. The record work itself (process callback, cache
+ * parameters, output columns) is the tool's task module, the same one its
+ * binary runs (tokenize_task.h, generate_task.h, classify_task.h,
+ * embed_task.h, summarize_task.h), so a pipeline step and its binary give
+ * the same records and share cache entries: what one computed, the other
+ * reuses.
  *
  * Not for: option parsing (pipeline_schema.c), the order of steps or the
  * store's pipeline job (pipeline_run.c).
