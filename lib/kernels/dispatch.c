@@ -29,7 +29,7 @@ LLP_DECLARE_GEMMS(avx512)
         [LLP_Q4_0] = llp_gemm_q4_0_##legacy, [LLP_Q4_1] = llp_gemm_q4_1_##legacy, \
         [LLP_Q5_0] = llp_gemm_q5_0_##legacy, [LLP_Q5_1] = llp_gemm_q5_1_##legacy, \
         [LLP_Q8_0] = llp_gemm_q8_0_##legacy,                                   \
-        [LLP_Q2_K] = llp_gemm_q2_k_##isa, [LLP_Q3_K] = llp_gemm_q3_k_##isa,    \
+        [LLP_Q2_K] = llp_gemm_q2_k_##kq,  [LLP_Q3_K] = llp_gemm_q3_k_##isa,    \
         [LLP_Q4_K] = llp_gemm_q4_k_##kq, [LLP_Q5_K] = llp_gemm_q5_k_##kq,      \
         [LLP_Q6_K] = llp_gemm_q6_k_##kq,                                       \
     },                                                                         \
@@ -45,7 +45,8 @@ LANES_GEMM(q5_0)
 LANES_GEMM(q5_1)
 LANES_GEMM(q8_0)
 
-/* Its Q4_K, Q5_K and Q6_K use the same style in klanes_avx512.c. */
+/* Its Q2_K, Q4_K, Q5_K and Q6_K use the same style in klanes_avx512.c. */
+void llp_gemm_q2_k_klanes512(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t);
 void llp_gemm_q4_k_klanes512(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t);
 void llp_gemm_q5_k_klanes512(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t);
 void llp_gemm_q6_k_klanes512(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t);

@@ -1,18 +1,19 @@
 /*
- * klanes_avx512.c — the avx512 set's kernels for the K-quant types of the
- * Q4_K_M and Q5_K_M mixes (Q4_K, Q5_K and Q6_K): 512-bit vectors, one output per 32-bit lane,
+ * klanes_avx512.c — the avx512 set's kernels for the K-quant types Q2_K,
+ * Q4_K, Q5_K and Q6_K (the Q4_K_M and Q5_K_M mixes, and Q2_K): 512-bit
+ * vectors, one output per 32-bit lane,
  * 16 (row, token) pairs per pass: 16 rows x 1 token for generation, 8 x 2
  * or 4 x 4 for prompt batches.
  *
- * Not for: the legacy types (lanes_avx512.c), the other K-quants or the
- * avx2 set (x86_kquants.inc), or splitting work across threads (matmul.c).
+ * Not for: the legacy types (lanes_avx512.c), Q3_K or the avx2 set
+ * (x86_kquants.inc), or splitting work across threads (matmul.c).
  * The Makefile compiles this file with the AVX-512 flags and
  * kernels/dispatch.c only calls it when the CPU has them.
  *
  * Per super-block (256 values) and tile:
  *   - codes: the 256 unsigned codes of a row in four zmm, decoded once per
- *     row and used for every token of the tile. Q6_K gives them in value
- *     order; Q4_K and Q5_K (fifth bits or-ed in from qh), read as 64-byte
+ *     row and used for every token of the tile. Q2_K and Q6_K give them in
+ *     value order; Q4_K and Q5_K (fifth bits or-ed in from qh), read as 64-byte
  *     loads of qs, as 32-value chunks 0,2 | 1,3 | 4,6 | 5,7, so their
  *     activations are copied once per token tile into that order (kl_fill);
  *   - per (row, token) pair: vpmaddubsw (pair sums, exact: codes <= 63,
@@ -33,17 +34,18 @@
 
 #include <stdlib.h>
 
-enum kl_kind { KL_Q4_K, KL_Q5_K, KL_Q6_K };
+enum kl_kind { KL_Q2_K, KL_Q4_K, KL_Q5_K, KL_Q6_K };
 
 /* Q4_K and Q5_K share headers, scales, code order and activation copy. */
 INLINE int kl_k4(enum kl_kind kind)
 {
-    return kind != KL_Q6_K;
+    return kind == KL_Q4_K || kind == KL_Q5_K;
 }
 
 INLINE size_t kl_bytes(enum kl_kind kind)
 {
     switch (kind) {
+    case KL_Q2_K: return sizeof(block_q2_k);
     case KL_Q4_K: return sizeof(block_q4_k);
     case KL_Q5_K: return sizeof(block_q5_k);
     default:      return sizeof(block_q6_k);
@@ -51,11 +53,12 @@ INLINE size_t kl_bytes(enum kl_kind kind)
 }
 
 /* Byte offset of the 16 header bytes transposed into lanes: Q4_K d, dmin,
- * scales[12]; Q6_K scales[16]. Q6_K's d comes from a second window at
- * scales + 2 (its dword 3 is sc14, sc15, d), which ends at the block end. */
+ * scales[12]; Q2_K and Q6_K scales[16]. Their d (and Q2_K's dmin) come
+ * from a second window ending at the block end (dword 3: Q6_K sc14, sc15,
+ * d; Q2_K d, dmin). */
 INLINE size_t kl_head(enum kl_kind kind)
 {
-    return kl_k4(kind) ? 0 : offsetof(block_q6_k, scales);
+    return kind == KL_Q6_K ? offsetof(block_q6_k, scales) : 0;
 }
 
 /* Word pairs of the msum table per token and super-block. */
@@ -244,6 +247,21 @@ INLINE void kl_codes(enum kl_kind kind, const uint8_t *p, __m512i c[4])
         }
         return;
     }
+    if (kind == KL_Q2_K) {
+        /* Value 128h + 32k + l: bits 2k of qs[32h + l]; the 32 bytes in
+         * both halves, shifted by 0 | 2 (k = 0, 1) and 4 | 6 (k = 2, 3). */
+        const __m512i s02 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+        const __m512i s46 = _mm512_add_epi16(s02, _mm512_set1_epi16(4));
+        const __m512i m3 = _mm512_set1_epi8(3);
+        const uint8_t *qs = ((const block_q2_k *)p)->qs;
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qs + 32 * h)));
+            c[2 * h] = _mm512_and_si512(_mm512_srlv_epi16(v, s02), m3);
+            c[2 * h + 1] = _mm512_and_si512(_mm512_srlv_epi16(v, s46), m3);
+        }
+        return;
+    }
     const block_q6_k *b = (const block_q6_k *)p;
     const __m512i m2 = _mm512_set1_epi8(0x30);
     /* Word shifts 0 for the low 256 bits, 2 for the high. */
@@ -297,6 +315,22 @@ INLINE __m512 kl_block(enum kl_kind kind, int nt, const uint8_t *const *row,
                                    kl_bcasti(nt, bs + 3 * nt));
         d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(h0));
         dm = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(h0, 16)));
+    } else if (kind == KL_Q2_K) {
+        __m512i hv[4] = { h0, h1, h2, h3 };
+        const __m512i w4 = _mm512_set1_epi32(0x000f000f);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            /* Mins (high nibbles of m0 m1 m2 m3) as words (m0, m2), (m1, m3). */
+            msum = _mm512_dpwssd_epi32(msum, _mm512_and_si512(_mm512_srli_epi32(hv[j], 4), w4),
+                                       kl_bcasti(nt, bs + (2 * j) * nt));
+            msum = _mm512_dpwssd_epi32(msum, _mm512_and_si512(_mm512_srli_epi32(hv[j], 12), w4),
+                                       kl_bcasti(nt, bs + (2 * j + 1) * nt));
+        }
+        __m512i zd[4];
+        kl_gather(nt, row, off + sizeof(block_q2_k) - 16, zd);
+        __m512i dd = kl_lanes(nt, zd, k->head[3]);
+        d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dd));
+        dm = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dd, 16)));
     } else {
         __m512i hv[4] = { h0, h1, h2, h3 };
 #pragma GCC unroll 4
@@ -328,12 +362,13 @@ INLINE __m512 kl_block(enum kl_kind kind, int nt, const uint8_t *const *row,
             rs = _mm512_permutex2var_epi32(sc_lo, _mm512_set1_epi64((16 + lane) << 32 | lane),
                                            sc_hi);
         } else {
-            rs = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)((const block_q6_k *)p)->scales));
+            rs = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(p + kl_head(kind))));
         }
 #pragma GCC unroll 4
         for (int v = 0; v < 4; v++) {
             s[v] = _mm512_shuffle_epi8(rs, k->sw[v]);
             if (kind == KL_Q6_K) s[v] = _mm512_srai_epi16(s[v], 8);
+            if (kind == KL_Q2_K) s[v] = _mm512_and_si512(s[v], _mm512_set1_epi16(15));
         }
 #pragma GCC unroll 4
         for (int t = 0; t < nt; t++) {
@@ -442,6 +477,12 @@ INLINE void kl_gemm(enum kl_kind kind, int64_t n, const void *W, size_t w_stride
         t0 += nt;
     }
     free(act);
+}
+
+void llp_gemm_q2_k_klanes512(int64_t n, const void *W, size_t w_stride, int n_rows,
+                             const void *A, size_t a_stride, int n_tok, float *Y, int64_t y_stride)
+{
+    kl_gemm(KL_Q2_K, n, W, w_stride, n_rows, A, a_stride, n_tok, Y, y_stride);
 }
 
 void llp_gemm_q4_k_klanes512(int64_t n, const void *W, size_t w_stride, int n_rows,
