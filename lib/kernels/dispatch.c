@@ -45,6 +45,16 @@ LANES_GEMM(q5_0)
 LANES_GEMM(q5_1)
 LANES_GEMM(q8_0)
 
+/* Batches of 8+ tokens of those types go to the repacked-tile kernels of
+ * packed_avx512.c instead (which call the lane kernels below that). */
+#define PACKED_GEMM(name) \
+    void llp_gemm_##name##_packed512(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t);
+PACKED_GEMM(q4_0)
+PACKED_GEMM(q4_1)
+PACKED_GEMM(q5_0)
+PACKED_GEMM(q5_1)
+PACKED_GEMM(q8_0)
+
 /* Its Q2_K, Q4_K, Q5_K and Q6_K use the same style in klanes_avx512.c. */
 void llp_gemm_q2_k_klanes512(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t);
 void llp_gemm_q4_k_klanes512(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t);
@@ -52,7 +62,7 @@ void llp_gemm_q5_k_klanes512(int64_t, const void *, size_t, int, const void *, s
 void llp_gemm_q6_k_klanes512(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t);
 
 const llp_kernel_set llp_kernels_avx2 = X86_SET(avx2, avx2, avx2);
-const llp_kernel_set llp_kernels_avx512 = X86_SET(avx512, lanes512, klanes512);
+const llp_kernel_set llp_kernels_avx512 = X86_SET(avx512, packed512, klanes512);
 #endif
 
 /* The set named `name` if this CPU can run it, else NULL. */
