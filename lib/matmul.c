@@ -147,6 +147,9 @@ static void quant_task(void *ctx, int task, int n_tasks)
 
 typedef struct {
     llp_gemm_fn gemm;
+    bool is_packed;                 /* W is packed (row chunks of whole groups) */
+    llp_gemm_packed_fn packed;      /* the set's kernel for it, or NULL: scalar */
+    uint32_t type;
     int64_t n_in, n_out, n_tok;
     const uint8_t *W;
     size_t w_stride;
@@ -163,6 +166,18 @@ static void gemm_task(void *ctx, int task, int n_tasks)
     int64_t t0 = (task / j->n_row_chunks) * j->tok_chunk;
     int64_t nr = j->n_out - r0 < j->row_chunk ? j->n_out - r0 : j->row_chunk;
     int64_t nt = j->n_tok - t0 < j->tok_chunk ? j->n_tok - t0 : j->tok_chunk;
+    if (j->is_packed) {
+        /* Packed: row chunks start at a group; its data at r0 rows' worth. */
+        const void *P = j->W + (size_t)r0 * j->w_stride;
+        if (j->packed)
+            j->packed(j->n_in, P, (int)nr, j->A + (size_t)t0 * j->a_stride, j->a_stride,
+                      (int)nt, j->Y + t0 * j->n_out + r0, j->n_out);
+        else
+            llp_gemm_packed_scalar(j->type, j->n_in, P, (int)nr,
+                                   j->A + (size_t)t0 * j->a_stride, j->a_stride, (int)nt,
+                                   j->Y + t0 * j->n_out + r0, j->n_out);
+        return;
+    }
     j->gemm(j->n_in, j->W + (size_t)r0 * j->w_stride, j->w_stride, (int)nr,
             j->A + (size_t)t0 * j->a_stride, j->a_stride, (int)nt,
             j->Y + t0 * j->n_out + r0, j->n_out);
@@ -218,6 +233,10 @@ static void matmul_sgemm(llp_pool *pool, uint32_t type, const void *W, int64_t n
     llp_pool_run(pool, sgemm_task, &j, (int)ceil_div(n_out, SGEMM_ROWS));
 }
 
+static void matmul_quantized(llp_pool *pool, uint32_t type, const void *W, bool packed,
+                             int64_t n_in, int64_t n_out, const float *X, int64_t n_tok,
+                             float *Y);
+
 void llp_matmul(llp_pool *pool, uint32_t type, const void *W, int64_t n_in,
                 int64_t n_out, const float *X, int64_t n_tok, float *Y)
 {
@@ -233,11 +252,50 @@ void llp_matmul(llp_pool *pool, uint32_t type, const void *W, int64_t n_in,
         matmul_sgemm(pool, type, W, n_in, n_out, X, n_tok, Y);
         return;
     }
+    matmul_quantized(pool, type, W, false, n_in, n_out, X, n_tok, Y);
+}
+
+size_t llp_matmul_packed_bytes(uint32_t type, int64_t n_in, int64_t n_out)
+{
+    return llp_pack_supported(type) ? llp_packed_bytes(type, n_in, n_out) : 0;
+}
+
+void *llp_matmul_pack(uint32_t type, const void *W, int64_t n_in, int64_t n_out)
+{
+    if (!llp_pack_supported(type) || n_out <= 0 || n_in <= 0) return NULL;
+    size_t bytes = llp_packed_bytes(type, n_in, n_out);
+    void *P = NULL;
+    if (posix_memalign(&P, 64, bytes) != 0) {
+        fprintf(stderr, "llamapipe: out of memory (%zu bytes of packed weights)\n", bytes);
+        abort();
+    }
+    llp_pack_rows(type, W, n_in, n_out, P);
+    return P;
+}
+
+void llp_matmul_packed(llp_pool *pool, uint32_t type, const void *P, int64_t n_in,
+                       int64_t n_out, const float *X, int64_t n_tok, float *Y)
+{
+    if (!llp_pack_supported(type)) {
+        fprintf(stderr, "llamapipe: llp_matmul_packed: no packed layout for %s\n",
+                llp_type_name(type));
+        abort();
+    }
+    if (n_out <= 0 || n_tok <= 0) return;
+    matmul_quantized(pool, type, P, true, n_in, n_out, X, n_tok, Y);
+}
+
+static void matmul_quantized(llp_pool *pool, uint32_t type, const void *W, bool packed,
+                             int64_t n_in, int64_t n_out, const float *X, int64_t n_tok,
+                             float *Y)
+{
     const llp_kernel_set *ks = llp_kernels_current();
     int n_threads = llp_pool_size(pool);
 
     gemm_job j = {
         .gemm = ks->gemm[type] ? ks->gemm[type] : llp_kernels_scalar.gemm[type],
+        .packed = packed ? ks->gemm_packed[type] : NULL,
+        .is_packed = packed, .type = type,
         .n_in = n_in, .n_out = n_out, .n_tok = n_tok,
         .W = W, .w_stride = llp_row_size(type, n_in), .Y = Y,
     };
@@ -277,12 +335,12 @@ void llp_matmul(llp_pool *pool, uint32_t type, const void *W, int64_t n_in,
     }
     if (j.row_chunk < 4) j.row_chunk = 4;
     if (j.row_chunk > n_out) j.row_chunk = n_out;
-    j.n_row_chunks = ceil_div(n_out, j.row_chunk);
-    int64_t n_tasks = j.n_row_chunks * ceil_div(n_tok, j.tok_chunk);
-    if (n_tasks > LLP_POOL_MAX_TASKS) {
+    int64_t n_tasks = ceil_div(n_out, j.row_chunk) * ceil_div(n_tok, j.tok_chunk);
+    if (n_tasks > LLP_POOL_MAX_TASKS)
         j.row_chunk = ceil_div(n_out, LLP_POOL_MAX_TASKS / ceil_div(n_tok, j.tok_chunk));
-        j.n_row_chunks = ceil_div(n_out, j.row_chunk);
-        n_tasks = j.n_row_chunks * ceil_div(n_tok, j.tok_chunk);
-    }
+    /* Packed weights come in groups of 16 rows: chunks are whole groups. */
+    if (packed) j.row_chunk = ceil_div(j.row_chunk, LLP_PACK_ROWS) * LLP_PACK_ROWS;
+    j.n_row_chunks = ceil_div(n_out, j.row_chunk);
+    n_tasks = j.n_row_chunks * ceil_div(n_tok, j.tok_chunk);
     llp_pool_run(pool, gemm_task, &j, (int)n_tasks);
 }

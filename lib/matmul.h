@@ -25,8 +25,9 @@
 #ifndef LLP_MATMUL_H
 #define LLP_MATMUL_H
 
-#include <stdint.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "threads.h"
 
@@ -34,6 +35,17 @@
  * Aborts with a message for a type llp_matmul_supports() rejects. */
 void llp_matmul(llp_pool *pool, uint32_t type, const void *W, int64_t n_in,
                 int64_t n_out, const float *X, int64_t n_tok, float *Y);
+
+/* Packed weights (see lib/kernels/kernels.h): the same rows repacked once
+ * so 16 rows lie side by side; products on them equal llp_matmul's on the
+ * original rows bit for bit, and run faster (no transposition per call, one
+ * sequential stream per 16 rows). llp_matmul_pack returns the packed copy
+ * (free() it), or NULL when the type has no packed layout. */
+void *llp_matmul_pack(uint32_t type, const void *W, int64_t n_in, int64_t n_out);
+size_t llp_matmul_packed_bytes(uint32_t type, int64_t n_in, int64_t n_out);
+/* Y = X * W^T with W given packed by llp_matmul_pack. */
+void llp_matmul_packed(llp_pool *pool, uint32_t type, const void *P, int64_t n_in,
+                       int64_t n_out, const float *X, int64_t n_tok, float *Y);
 
 /* The same product, single-threaded, one llp_dot_ref per output (float
  * activations, no quantization): the reference the kernels are tested

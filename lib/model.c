@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cblas.h>
 
@@ -148,6 +150,47 @@ static float *load_norm(const gguf_file *f, const char *name, int dim, llp_err *
     return v;
 }
 
+/* Repack one weight for the fast path (matmul.h) when its type has a
+ * packed layout, then let the kernel drop the mapped original from this
+ * process's memory: the fast path never reads it again, and the reference
+ * path, if used, faults it back in from the file. The token embedding is
+ * kept mapped (its rows are looked up every token). */
+static void pack_weight(llp_weight *w, bool drop_original)
+{
+    w->packed = llp_matmul_pack(w->type, w->data, w->n_in, w->n_out);
+    if (!w->packed || !drop_original) return;
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t lo = (uintptr_t)w->data, hi = lo + llp_row_size(w->type, w->n_in) * (size_t)w->n_out;
+    lo = (lo + (uintptr_t)page - 1) & ~(uintptr_t)(page - 1);
+    hi &= ~(uintptr_t)(page - 1);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* Every matrix the forward pass multiplies, packed (unless LLP_NO_PACK=1). */
+static void pack_weights(llp_model *m)
+{
+    const char *off = getenv("LLP_NO_PACK");
+    if (off && *off && strcmp(off, "0") != 0) return;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        llp_layer *L = &m->layers[l];
+        llp_weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down };
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) pack_weight(ws[i], true);
+    }
+    pack_weight(&m->output, !m->output_tied);
+}
+
+static void unpack_weights(llp_model *m)
+{
+    if (m->layers)
+        for (int l = 0; l < m->cfg.n_layers; l++) {
+            llp_layer *L = &m->layers[l];
+            llp_weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up,
+                                 &L->w_down };
+            for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) free(ws[i]->packed);
+        }
+    free(m->output.packed);
+}
+
 llp_model *llp_model_from_gguf(gguf_file *file, llp_err *err)
 {
     llp_model *m = llp_calloc(1, sizeof *m);
@@ -198,6 +241,7 @@ llp_model *llp_model_from_gguf(gguf_file *file, llp_err *err)
         snprintf(name, sizeof name, "blk.%d.ffn_norm.weight", l);
         if (!(L->ffn_norm = load_norm(file, name, c->dim, err))) goto fail;
     }
+    pack_weights(m);
     for (int64_t i = 0; i < gguf_n_tensors(file); i++) {
         const gguf_tensor *t = gguf_tensor_at(file, i);
         m->n_params += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
@@ -221,6 +265,7 @@ llp_model *llp_model_load(const char *path, llp_err *err)
 void llp_model_free(llp_model *m)
 {
     if (!m) return;
+    unpack_weights(m);
     if (m->layers) {
         for (int l = 0; l < m->cfg.n_layers; l++) {
             free(m->layers[l].attn_norm);
@@ -407,6 +452,8 @@ static void matmul(llp_context *ctx, const llp_weight *w, const float *x, int n_
 {
     if (ctx->reference)
         llp_matmul_ref(w->type, w->data, w->n_in, w->n_out, x, n_tok, y);
+    else if (w->packed)
+        llp_matmul_packed(ctx->pool, w->type, w->packed, w->n_in, w->n_out, x, n_tok, y);
     else
         llp_matmul(ctx->pool, w->type, w->data, w->n_in, w->n_out, x, n_tok, y);
 }

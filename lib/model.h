@@ -44,6 +44,8 @@ typedef struct llp_weight {
     const void *data;
     int64_t n_in;       /* ne[0], contiguous */
     int64_t n_out;      /* ne[1] */
+    void *packed;       /* owned copy repacked for the fast path (matmul.h),
+                           or NULL: the fast path multiplies data */
 } llp_weight;
 
 typedef struct llp_layer {

@@ -355,6 +355,47 @@ int main(void)
         }
     }
 
+    /* Packed weights: every set's product on the packed copy equals the
+     * scalar set's on the original rows, bit for bit (67 rows: a padded
+     * last group). */
+    {
+        static const uint32_t packable[] = { LLP_Q4_0, LLP_Q4_1, LLP_Q5_0, LLP_Q5_1, LLP_Q8_0 };
+        for (size_t ti = 0; ti < sizeof packable / sizeof packable[0]; ti++) {
+            uint32_t type = packable[ti];
+            for (int random_codes = 0; random_codes <= 1; random_codes++) {
+                int64_t n_in = 768;
+                uint8_t *W = make_weights(type, n_in, n_out, random_codes);
+                void *P = llp_matmul_pack(type, W, n_in, n_out);
+                ok(P != NULL && llp_matmul_packed_bytes(type, n_in, n_out) ==
+                   80 * llp_row_size(type, n_in), "%s packs 67 rows into 5 groups of 16",
+                   llp_type_name(type));
+                for (size_t ki = 0; ki < sizeof n_toks / sizeof n_toks[0]; ki++) {
+                    int64_t n_tok = n_toks[ki];
+                    float *X = llp_malloc(sizeof(float) * (size_t)(n_in * n_tok));
+                    for (int64_t i = 0; i < n_in * n_tok; i++) X[i] = rng_normal();
+                    size_t ny = sizeof(float) * (size_t)(n_out * n_tok);
+                    float *want = llp_malloc(ny), *got = llp_malloc(ny);
+                    llp_matmul_set_kernels("scalar");
+                    llp_matmul(pool, type, W, n_in, n_out, X, n_tok, want);
+                    for (int s = 0; s < 3; s++) {
+                        if (llp_matmul_set_kernels(sets[s]) != 0) continue;
+                        memset(got, 0xff, ny);
+                        llp_matmul_packed(pool, type, P, n_in, n_out, X, n_tok, got);
+                        ok(memcmp(got, want, ny) == 0, "%s %s%s n_tok %lld: packed weights "
+                           "equal the scalar set on the original rows bit for bit", sets[s],
+                           llp_type_name(type), random_codes ? " random codes" : "",
+                           (long long)n_tok);
+                    }
+                    free(X); free(want); free(got);
+                }
+                free(P);
+                free(W);
+            }
+        }
+        ok(llp_matmul_pack(LLP_Q4_K, NULL, 256, 16) == NULL || llp_pack_supported(LLP_Q4_K),
+           "a type without a packed layout is not packed");
+    }
+
     /* Single-threaded (NULL pool) and a product larger than one task. */
     llp_matmul_set_kernels(sets[n_sets - 1]);
     {

@@ -19,7 +19,7 @@
 LLP_DECLARE_GEMMS(avx2)
 LLP_DECLARE_GEMMS(avx512)
 
-#define X86_SET(isa, legacy, kq) {                                             \
+#define X86_SET(isa, legacy, kq, ...) {                                             \
     .name = #isa,                                                              \
     .quantize_q8_32 = llp_quantize_q8_32_##isa,                                \
     .quantize_q8_256 = llp_quantize_q8_256_##isa,                              \
@@ -33,6 +33,7 @@ LLP_DECLARE_GEMMS(avx512)
         [LLP_Q4_K] = llp_gemm_q4_k_##kq, [LLP_Q5_K] = llp_gemm_q5_k_##kq,      \
         [LLP_Q6_K] = llp_gemm_q6_k_##kq,                                       \
     },                                                                         \
+    __VA_ARGS__                                                                \
 }
 
 /* The avx512 set's legacy types use the one-output-per-lane kernels of
@@ -55,6 +56,15 @@ PACKED_GEMM(q5_0)
 PACKED_GEMM(q5_1)
 PACKED_GEMM(q8_0)
 
+/* Its products on packed weights (packed_avx512.c, layout in kernels.h). */
+#define PACKED_W_GEMM(name) \
+    void llp_gemm_packed_##name##_avx512(int64_t, const void *, int, const void *, size_t, int, float *, int64_t);
+PACKED_W_GEMM(q4_0)
+PACKED_W_GEMM(q4_1)
+PACKED_W_GEMM(q5_0)
+PACKED_W_GEMM(q5_1)
+PACKED_W_GEMM(q8_0)
+
 /* Its Q2_K, Q4_K, Q5_K and Q6_K use the same style in klanes_avx512.c. */
 void llp_gemm_q2_k_klanes512(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t);
 void llp_gemm_q4_k_klanes512(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t);
@@ -62,7 +72,12 @@ void llp_gemm_q5_k_klanes512(int64_t, const void *, size_t, int, const void *, s
 void llp_gemm_q6_k_klanes512(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t);
 
 const llp_kernel_set llp_kernels_avx2 = X86_SET(avx2, avx2, avx2);
-const llp_kernel_set llp_kernels_avx512 = X86_SET(avx512, packed512, klanes512);
+const llp_kernel_set llp_kernels_avx512 = X86_SET(avx512, packed512, klanes512,
+    .gemm_packed = {
+        [LLP_Q4_0] = llp_gemm_packed_q4_0_avx512, [LLP_Q4_1] = llp_gemm_packed_q4_1_avx512,
+        [LLP_Q5_0] = llp_gemm_packed_q5_0_avx512, [LLP_Q5_1] = llp_gemm_packed_q5_1_avx512,
+        [LLP_Q8_0] = llp_gemm_packed_q8_0_avx512,
+    });
 #endif
 
 /* The set named `name` if this CPU can run it, else NULL. */

@@ -34,6 +34,7 @@
 #ifndef LLP_KERNELS_H
 #define LLP_KERNELS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -105,11 +106,51 @@ typedef void (*llp_gemm_fn)(int64_t n, const void *W, size_t w_stride,
                             int n_rows, const void *A, size_t a_stride,
                             int n_tok, float *Y, int64_t y_stride);
 
+/* ---- packed weights -------------------------------------------------------
+ *
+ * A weight matrix of a type with llp_pack_supported() may be repacked once
+ * (at model load) so that the 16 rows of a group lie side by side, one row
+ * per 32-bit lane of a 512-bit vector: the products then need no
+ * transposition or horizontal sums, and one group streams from memory as
+ * one sequential run. Rows come in groups of LLP_PACK_ROWS (the last group
+ * padded by repeating the last row); a group is its blocks in order, and a
+ * packed block holds the 16 rows' block b as (offsets in bytes):
+ *
+ *   d[16]    fp16 scales, row r at 2r
+ *   m[16]    fp16 minimums (Q4_1, Q5_1 only)
+ *   qh[8]    Q5_0, Q5_1: 64-bit masks, bit 4r + j of mask g = bit 4 of
+ *            code 4g + j of row r
+ *   qs       nibble types: 4 x 64 bytes, bytes 4g .. 4g+3 of row r's qs at
+ *            64g + 4r (low nibbles: codes 4g.., high nibbles: 16 + 4g..);
+ *            Q8_0: 8 x 64 bytes, codes 4g .. 4g+3 of row r plus 128 (as
+ *            unsigned bytes) at 64g + 4r
+ *
+ * in that order, so a packed block is exactly 16 original blocks long and a
+ * packed matrix is llp_packed_bytes() long. */
+#define LLP_PACK_ROWS 16
+
+/* The product on packed weights: P points at the group holding row 0 (n_rows
+ * rows from there, any number); otherwise as llp_gemm_fn. */
+typedef void (*llp_gemm_packed_fn)(int64_t n, const void *P, int n_rows,
+                                   const void *A, size_t a_stride, int n_tok,
+                                   float *Y, int64_t y_stride);
+
+bool llp_pack_supported(uint32_t type);
+size_t llp_packed_bytes(uint32_t type, int64_t n_in, int64_t n_out);
+/* Repack rows 0 .. n_out-1 of W (n_in values each) into dst
+ * (llp_packed_bytes long). */
+void llp_pack_rows(uint32_t type, const void *W, int64_t n_in, int64_t n_out, void *dst);
+/* The scalar set's product on packed weights of any supported type. */
+void llp_gemm_packed_scalar(uint32_t type, int64_t n, const void *P, int n_rows,
+                            const void *A, size_t a_stride, int n_tok, float *Y,
+                            int64_t y_stride);
+
 typedef struct llp_kernel_set {
     const char *name;                      /* "scalar", "avx2", "avx512" */
     llp_quantize_act_fn quantize_q8_32;
     llp_quantize_act_fn quantize_q8_256;
     llp_gemm_fn gemm[LLP_TYPE_COUNT];      /* NULL: type not handled */
+    llp_gemm_packed_fn gemm_packed[LLP_TYPE_COUNT];   /* NULL: the scalar one */
 } llp_kernel_set;
 
 extern const llp_kernel_set llp_kernels_scalar;   /* kernels/scalar.c */

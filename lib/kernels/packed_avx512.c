@@ -318,6 +318,134 @@ INLINE void pk_gemm(enum pk_kind kind, int64_t n, const void *W, size_t w_stride
     free(codes);
 }
 
+/* ---- products on weights packed at load (kernels.h, pack.c) ------------- */
+
+/* Offsets in a packed 16-row block (kernels.h). */
+INLINE size_t pw_m_off(void) { return 2 * PK_ROWS; }
+INLINE size_t pw_qh_off(enum pk_kind kind)
+{
+    return pk_has_m(kind) ? 4 * PK_ROWS : 2 * PK_ROWS;
+}
+INLINE size_t pw_qs_off(enum pk_kind kind)
+{
+    size_t at = pk_has_m(kind) ? 4 * PK_ROWS : 2 * PK_ROWS;
+    if (kind == P_Q5_0 || kind == P_Q5_1) at += 64;
+    return at;
+}
+
+/* How far ahead a group's stream is prefetched, in bytes. */
+#define PW_PREFETCH 1024
+
+/* nt tokens times one packed group of 16 rows: acc[t] lane r = dot(row r,
+ * token t). */
+INLINE void pw_tokens(enum pk_kind kind, int nt, int64_t nb, const uint8_t *group,
+                      const llp_act_q8_32 *const *act, __m512 *acc)
+{
+    const int k = pk_k(kind);
+    const size_t blk = PK_ROWS * pk_bytes(kind);
+    const __m512i low4 = _mm512_set1_epi8(15), sixteen = _mm512_set1_epi8(16);
+#pragma GCC unroll 8
+    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *p = group + (size_t)b * blk;
+        if (nt <= 2)
+            for (size_t off = 0; off < blk; off += 64)
+                _mm_prefetch((const char *)p + PW_PREFETCH + off, _MM_HINT_T0);
+        __m512i dot[PK_TOKENS];
+#pragma GCC unroll 8
+        for (int t = 0; t < nt; t++)
+            dot[t] = _mm512_set1_epi32(-k * act[t][b].sum);
+        const uint8_t *qs = p + pw_qs_off(kind);
+        if (kind == P_Q8_0) {
+#pragma GCC unroll 8
+            for (int g = 0; g < 8; g++) {
+                __m512i w = _mm512_loadu_si512(qs + 64 * g);
+#pragma GCC unroll 8
+                for (int t = 0; t < nt; t++) {
+                    int32_t a4;
+                    memcpy(&a4, act[t][b].qs + 4 * g, 4);
+                    dot[t] = _mm512_dpbusd_epi32(dot[t], w, _mm512_set1_epi32(a4));
+                }
+            }
+        } else {
+#pragma GCC unroll 4
+            for (int g = 0; g < 4; g++) {
+                __m512i v = _mm512_loadu_si512(qs + 64 * g);
+                __m512i lo = _mm512_and_si512(v, low4);
+                __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+                if (kind == P_Q5_0 || kind == P_Q5_1) {
+                    uint64_t mlo, mhi;
+                    memcpy(&mlo, p + pw_qh_off(kind) + 8 * g, 8);
+                    memcpy(&mhi, p + pw_qh_off(kind) + 8 * (g + 4), 8);
+                    lo = _mm512_mask_add_epi8(lo, (__mmask64)mlo, lo, sixteen);
+                    hi = _mm512_mask_add_epi8(hi, (__mmask64)mhi, hi, sixteen);
+                }
+#pragma GCC unroll 8
+                for (int t = 0; t < nt; t++) {
+                    int32_t a_lo, a_hi;
+                    memcpy(&a_lo, act[t][b].qs + 4 * g, 4);
+                    memcpy(&a_hi, act[t][b].qs + 16 + 4 * g, 4);
+                    dot[t] = _mm512_dpbusd_epi32(dot[t], lo, _mm512_set1_epi32(a_lo));
+                    dot[t] = _mm512_dpbusd_epi32(dot[t], hi, _mm512_set1_epi32(a_hi));
+                }
+            }
+        }
+        __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+        __m512 mv = pk_has_m(kind)
+            ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + pw_m_off()))) : d;
+#pragma GCC unroll 8
+        for (int t = 0; t < nt; t++) {
+            __m512 f = _mm512_mul_ps(_mm512_mul_ps(d, _mm512_set1_ps(act[t][b].d)),
+                                     _mm512_cvtepi32_ps(dot[t]));
+            if (pk_has_m(kind))
+                f = _mm512_add_ps(f, _mm512_mul_ps(mv, _mm512_set1_ps(act[t][b].s)));
+            acc[t] = _mm512_add_ps(acc[t], f);
+        }
+    }
+}
+
+INLINE void pw_gemm(enum pk_kind kind, int64_t n, const void *P, int n_rows,
+                    const void *A, size_t a_stride, int n_tok, float *Y, int64_t y_stride)
+{
+    const int64_t nb = n / 32;
+    const size_t group_bytes = (size_t)nb * PK_ROWS * pk_bytes(kind);
+    for (int r0 = 0; r0 < n_rows; r0 += PK_ROWS) {
+        const uint8_t *group = (const uint8_t *)P + (size_t)(r0 / PK_ROWS) * group_bytes;
+        for (int t0 = 0; t0 < n_tok; t0 += PK_TOKENS) {
+            int nt = n_tok - t0 < PK_TOKENS ? n_tok - t0 : PK_TOKENS;
+            const llp_act_q8_32 *act[PK_TOKENS];
+            for (int t = 0; t < PK_TOKENS; t++)
+                act[t] = (const llp_act_q8_32 *)((const char *)A +
+                         (size_t)(t0 + (t < nt ? t : nt - 1)) * a_stride);
+            __m512 acc[PK_TOKENS];
+            switch (nt) {
+            case 8: pw_tokens(kind, 8, nb, group, act, acc); break;
+            case 7: pw_tokens(kind, 7, nb, group, act, acc); break;
+            case 6: pw_tokens(kind, 6, nb, group, act, acc); break;
+            case 5: pw_tokens(kind, 5, nb, group, act, acc); break;
+            case 4: pw_tokens(kind, 4, nb, group, act, acc); break;
+            case 3: pw_tokens(kind, 3, nb, group, act, acc); break;
+            case 2: pw_tokens(kind, 2, nb, group, act, acc); break;
+            default: pw_tokens(kind, 1, nb, group, act, acc); break;
+            }
+            pk_store(nt, acc, n_rows, r0, t0, Y, y_stride);
+        }
+    }
+}
+
+#define PACKED_W_ENTRY(name, kind)                                             \
+    void llp_gemm_packed_##name##_avx512(int64_t n, const void *P, int n_rows, \
+                                         const void *A, size_t a_stride,       \
+                                         int n_tok, float *Y, int64_t y_stride) \
+    {                                                                          \
+        pw_gemm(kind, n, P, n_rows, A, a_stride, n_tok, Y, y_stride);          \
+    }
+PACKED_W_ENTRY(q4_0, P_Q4_0)
+PACKED_W_ENTRY(q4_1, P_Q4_1)
+PACKED_W_ENTRY(q5_0, P_Q5_0)
+PACKED_W_ENTRY(q5_1, P_Q5_1)
+PACKED_W_ENTRY(q8_0, P_Q8_0)
+
 #define PACKED_ENTRY(name, kind)                                               \
     void llp_gemm_##name##_packed512(int64_t n, const void *W, size_t w_stride, \
                                      int n_rows, const void *A, size_t a_stride, \
