@@ -359,7 +359,8 @@ int main(void)
      * scalar set's on the original rows, bit for bit (67 rows: a padded
      * last group). */
     {
-        static const uint32_t packable[] = { LLP_Q4_0, LLP_Q4_1, LLP_Q5_0, LLP_Q5_1, LLP_Q8_0 };
+        static const uint32_t packable[] = { LLP_Q4_0, LLP_Q4_1, LLP_Q5_0, LLP_Q5_1, LLP_Q8_0,
+                                             LLP_Q4_K, LLP_Q5_K, LLP_Q6_K };
         for (size_t ti = 0; ti < sizeof packable / sizeof packable[0]; ti++) {
             uint32_t type = packable[ti];
             for (int random_codes = 0; random_codes <= 1; random_codes++) {
@@ -392,7 +393,7 @@ int main(void)
                 free(W);
             }
         }
-        ok(llp_matmul_pack(LLP_Q4_K, NULL, 256, 16) == NULL || llp_pack_supported(LLP_Q4_K),
+        ok(!llp_pack_supported(LLP_F16) && llp_matmul_pack(LLP_F16, NULL, 256, 16) == NULL,
            "a type without a packed layout is not packed");
     }
 

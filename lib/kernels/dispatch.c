@@ -64,6 +64,10 @@ PACKED_W_GEMM(q4_1)
 PACKED_W_GEMM(q5_0)
 PACKED_W_GEMM(q5_1)
 PACKED_W_GEMM(q8_0)
+/* And on packed K-quant weights (kpacked_avx512.c). */
+PACKED_W_GEMM(q4_k)
+PACKED_W_GEMM(q5_k)
+PACKED_W_GEMM(q6_k)
 
 /* Its Q2_K, Q4_K, Q5_K and Q6_K use the same style in klanes_avx512.c. */
 void llp_gemm_q2_k_klanes512(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t);
@@ -77,6 +81,8 @@ const llp_kernel_set llp_kernels_avx512 = X86_SET(avx512, packed512, klanes512,
         [LLP_Q4_0] = llp_gemm_packed_q4_0_avx512, [LLP_Q4_1] = llp_gemm_packed_q4_1_avx512,
         [LLP_Q5_0] = llp_gemm_packed_q5_0_avx512, [LLP_Q5_1] = llp_gemm_packed_q5_1_avx512,
         [LLP_Q8_0] = llp_gemm_packed_q8_0_avx512,
+        [LLP_Q4_K] = llp_gemm_packed_q4_k_avx512, [LLP_Q5_K] = llp_gemm_packed_q5_k_avx512,
+        [LLP_Q6_K] = llp_gemm_packed_q6_k_avx512,
     });
 #endif
 

@@ -126,7 +126,30 @@ typedef void (*llp_gemm_fn)(int64_t n, const void *W, size_t w_stride,
  *            unsigned bytes) at 64g + 4r
  *
  * in that order, so a packed block is exactly 16 original blocks long and a
- * packed matrix is llp_packed_bytes() long. */
+ * packed matrix is llp_packed_bytes() long.
+ *
+ * K-quants: a group is its 256-value super-blocks in order, a packed
+ * super-block exactly 16 original ones long, holding (offsets in bytes):
+ *
+ *   Q4_K, Q5_K
+ *     d[16], dmin[16]   fp16, row r at 2r and 32 + 2r
+ *     scales   3 x 64 bytes at 64: bytes 4k .. 4k+3 of row r's scales[12]
+ *              at 64 + 64k + 4r (the 6-bit scales and mins still packed)
+ *     qh       Q5_K only, 8 x 64 bytes at 256: bytes 4g .. 4g+3 of row r's
+ *              qh at 256 + 64g + 4r
+ *     qs       32 x 64 bytes at 256 (Q4_K) or 768 (Q5_K): bytes
+ *              32p + 4g .. 32p + 4g + 3 of row r's qs at 64 (8p + g) + 4r
+ *              (low nibbles: codes 64p + 4g .., sub-block 2p; high nibbles:
+ *              codes 64p + 32 + 4g .., sub-block 2p + 1)
+ *   Q6_K
+ *     d[16]    fp16, row r at 2r
+ *     scales   4 x 64 bytes at 32: scales[4k .. 4k+3] of row r at
+ *              32 + 64k + 4r
+ *     codes    per sub-block j (16 values) 3 x 64 bytes at 288 + 192j:
+ *              byte l of row r's dword at 288 + 192j + 64i + 4r (i < 3)
+ *              = code 16j + 4i + l (6 bits, in value order, ql and qh
+ *              merged) | bits 2i, 2i+1 of code 16j + 12 + l in its top
+ *              two bits */
 #define LLP_PACK_ROWS 16
 
 /* The product on packed weights: P points at the group holding row 0 (n_rows
