@@ -79,11 +79,12 @@ int llp_matmul_set_kernels(const char *name)
 
 /* ---- per-thread scratch ----------------------------------------------------- */
 
-/* Slot 0: quantized activations (the calling thread). Slot 1: converted
- * weight chunks (any pool thread). */
+/* Slot 0: activations quantized to 32-value blocks, slot 2: to 256-value
+ * blocks (the calling thread). Slot 1: converted weight chunks (any pool
+ * thread). */
 typedef struct {
-    void *buf[2];
-    size_t bytes[2];
+    void *buf[3];
+    size_t bytes[3];
 } scratch_set;
 
 static pthread_key_t scratch_key;
@@ -94,6 +95,7 @@ static void scratch_free(void *p)
     scratch_set *s = p;
     free(s->buf[0]);
     free(s->buf[1]);
+    free(s->buf[2]);
     free(s);
 }
 
@@ -285,62 +287,133 @@ void llp_matmul_packed(llp_pool *pool, uint32_t type, const void *P, int64_t n_i
     matmul_quantized(pool, type, P, true, n_in, n_out, X, n_tok, Y);
 }
 
-static void matmul_quantized(llp_pool *pool, uint32_t type, const void *W, bool packed,
-                             int64_t n_in, int64_t n_out, const float *X, int64_t n_tok,
-                             float *Y)
+/* X quantized to the activation format of `type` (the float rows
+ * themselves for float types), in the calling thread's scratch slot for
+ * that format. */
+static const uint8_t *activations(llp_pool *pool, const llp_kernel_set *ks, uint32_t type,
+                                  const float *X, int64_t n_in, int64_t n_tok,
+                                  size_t *a_stride)
 {
-    const llp_kernel_set *ks = llp_kernels_current();
+    enum llp_act_format fmt = llp_act_format_for(type);
+    if (fmt == LLP_ACT_F32) {
+        *a_stride = (size_t)n_in * sizeof(float);
+        return (const uint8_t *)X;
+    }
+    quant_job q = { .X = X, .n_in = n_in, .n_tok = n_tok };
+    int slot;
+    if (fmt == LLP_ACT_Q8_32) {
+        q.quantize = ks->quantize_q8_32;
+        q.a_stride = (size_t)(n_in / 32) * sizeof(llp_act_q8_32);
+        slot = 0;
+    } else {
+        q.quantize = ks->quantize_q8_256;
+        q.a_stride = (size_t)(n_in / 256) * sizeof(llp_act_q8_256);
+        slot = 2;
+    }
+    q.A = scratch_get(slot, q.a_stride * (size_t)n_tok);
     int n_threads = llp_pool_size(pool);
+    int q_tasks = n_tok < 4 ? 1 : (int)(n_tok < n_threads ? n_tok : n_threads);
+    llp_pool_run(pool, quant_task, &q, q_tasks);
+    *a_stride = q.a_stride;
+    return q.A;
+}
 
-    gemm_job j = {
+/* The job of one product on prepared activations; returns its task count. */
+static int64_t plan_job(gemm_job *j, const llp_kernel_set *ks, int n_threads, uint32_t type,
+                        const void *W, bool packed, int64_t n_in, int64_t n_out,
+                        int64_t n_tok, float *Y, const uint8_t *A, size_t a_stride)
+{
+    *j = (gemm_job){
         .gemm = ks->gemm[type] ? ks->gemm[type] : llp_kernels_scalar.gemm[type],
         .packed = packed ? ks->gemm_packed[type] : NULL,
         .is_packed = packed, .type = type,
         .n_in = n_in, .n_out = n_out, .n_tok = n_tok,
         .W = W, .w_stride = llp_row_size(type, n_in), .Y = Y,
+        .A = A, .a_stride = a_stride,
     };
-
-    /* Activations in the type's format. */
-    enum llp_act_format fmt = llp_act_format_for(type);
-    if (fmt == LLP_ACT_F32) {
-        j.A = (const uint8_t *)X;
-        j.a_stride = (size_t)n_in * sizeof(float);
-    } else {
-        quant_job q = { .X = X, .n_in = n_in, .n_tok = n_tok };
-        if (fmt == LLP_ACT_Q8_32) {
-            q.quantize = ks->quantize_q8_32;
-            q.a_stride = (size_t)(n_in / 32) * sizeof(llp_act_q8_32);
-        } else {
-            q.quantize = ks->quantize_q8_256;
-            q.a_stride = (size_t)(n_in / 256) * sizeof(llp_act_q8_256);
-        }
-        q.A = scratch_get(0, q.a_stride * (size_t)n_tok);
-        int q_tasks = n_tok < 4 ? 1 : (int)(n_tok < n_threads ? n_tok : n_threads);
-        llp_pool_run(pool, quant_task, &q, q_tasks);
-        j.A = q.A;
-        j.a_stride = q.a_stride;
-    }
-
-    /* Tasks. */
     if (n_tok <= TILE_MAX_GEN) {
-        j.tok_chunk = n_tok;
-        j.row_chunk = ceil_div(n_out, (int64_t)n_threads * TASKS_PER_THREAD);
+        j->tok_chunk = n_tok;
+        j->row_chunk = ceil_div(n_out, (int64_t)n_threads * TASKS_PER_THREAD);
     } else {
-        j.tok_chunk = TOKEN_CHUNK;
-        j.row_chunk = CHUNK_BYTES / (int64_t)j.w_stride;
+        j->tok_chunk = TOKEN_CHUNK;
+        j->row_chunk = CHUNK_BYTES / (int64_t)j->w_stride;
         /* Enough tasks to keep every thread busy. */
-        int64_t n_tok_chunks = ceil_div(n_tok, j.tok_chunk);
+        int64_t n_tok_chunks = ceil_div(n_tok, j->tok_chunk);
         int64_t max_rows = ceil_div(n_out * n_tok_chunks, (int64_t)n_threads * TASKS_PER_THREAD);
-        if (j.row_chunk > max_rows) j.row_chunk = max_rows;
+        if (j->row_chunk > max_rows) j->row_chunk = max_rows;
     }
-    if (j.row_chunk < 4) j.row_chunk = 4;
-    if (j.row_chunk > n_out) j.row_chunk = n_out;
-    int64_t n_tasks = ceil_div(n_out, j.row_chunk) * ceil_div(n_tok, j.tok_chunk);
-    if (n_tasks > LLP_POOL_MAX_TASKS)
-        j.row_chunk = ceil_div(n_out, LLP_POOL_MAX_TASKS / ceil_div(n_tok, j.tok_chunk));
+    if (j->row_chunk < 4) j->row_chunk = 4;
+    if (j->row_chunk > n_out) j->row_chunk = n_out;
+    int64_t n_tasks = ceil_div(n_out, j->row_chunk) * ceil_div(n_tok, j->tok_chunk);
+    if (n_tasks > LLP_POOL_MAX_TASKS / 4)
+        j->row_chunk = ceil_div(n_out, LLP_POOL_MAX_TASKS / 4 / ceil_div(n_tok, j->tok_chunk));
     /* Packed weights come in groups of 16 rows: chunks are whole groups. */
-    if (packed) j.row_chunk = ceil_div(j.row_chunk, LLP_PACK_ROWS) * LLP_PACK_ROWS;
-    j.n_row_chunks = ceil_div(n_out, j.row_chunk);
-    n_tasks = j.n_row_chunks * ceil_div(n_tok, j.tok_chunk);
+    if (packed) j->row_chunk = ceil_div(j->row_chunk, LLP_PACK_ROWS) * LLP_PACK_ROWS;
+    j->n_row_chunks = ceil_div(n_out, j->row_chunk);
+    return j->n_row_chunks * ceil_div(n_tok, j->tok_chunk);
+}
+
+static void matmul_quantized(llp_pool *pool, uint32_t type, const void *W, bool packed,
+                             int64_t n_in, int64_t n_out, const float *X, int64_t n_tok,
+                             float *Y)
+{
+    const llp_kernel_set *ks = llp_kernels_current();
+    size_t a_stride;
+    const uint8_t *A = activations(pool, ks, type, X, n_in, n_tok, &a_stride);
+    gemm_job j;
+    int64_t n_tasks = plan_job(&j, ks, llp_pool_size(pool), type, W, packed, n_in, n_out,
+                               n_tok, Y, A, a_stride);
     llp_pool_run(pool, gemm_task, &j, (int)n_tasks);
+}
+
+/* ---- several products of one input in one pool run ---------------------- */
+
+typedef struct {
+    gemm_job job[LLP_MATMUL_MANY_MAX];
+    int first[LLP_MATMUL_MANY_MAX + 1];     /* first task of each job */
+    int n_jobs;
+} many_job;
+
+static void many_task(void *ctx, int task, int n_tasks)
+{
+    const many_job *m = ctx;
+    int i = 0;
+    while (task >= m->first[i + 1]) i++;
+    gemm_task((void *)&m->job[i], task - m->first[i], m->first[i + 1] - m->first[i]);
+}
+
+void llp_matmul_many(llp_pool *pool, const llp_matmul_op *ops, int n_ops, int64_t n_in,
+                     const float *X, int64_t n_tok)
+{
+    bool fused = n_ops > 1 && n_ops <= LLP_MATMUL_MANY_MAX && n_tok > 0;
+    for (int i = 0; i < n_ops && fused; i++)
+        if (llp_act_format_for(ops[i].type) == LLP_ACT_F32 || ops[i].n_out <= 0) fused = false;
+    if (!fused) {
+        for (int i = 0; i < n_ops; i++) {
+            if (ops[i].packed)
+                llp_matmul_packed(pool, ops[i].type, ops[i].W, n_in, ops[i].n_out, X, n_tok,
+                                  ops[i].Y);
+            else
+                llp_matmul(pool, ops[i].type, ops[i].W, n_in, ops[i].n_out, X, n_tok, ops[i].Y);
+        }
+        return;
+    }
+    const llp_kernel_set *ks = llp_kernels_current();
+    /* Activations once per format (indexed by enum llp_act_format). */
+    const uint8_t *A[LLP_ACT_Q8_256 + 1] = { NULL };
+    size_t stride[LLP_ACT_Q8_256 + 1] = { 0 };
+    many_job m = { .n_jobs = n_ops };
+    for (int i = 0; i < n_ops; i++) {
+        if (ops[i].packed ? !llp_pack_supported(ops[i].type) : !llp_matmul_supports(ops[i].type)) {
+            fprintf(stderr, "llamapipe: llp_matmul_many: unsupported weight type %s\n",
+                    llp_type_name(ops[i].type));
+            abort();
+        }
+        int f = llp_act_format_for(ops[i].type);
+        if (!A[f]) A[f] = activations(pool, ks, ops[i].type, X, n_in, n_tok, &stride[f]);
+        int64_t n = plan_job(&m.job[i], ks, llp_pool_size(pool), ops[i].type, ops[i].W,
+                             ops[i].packed, n_in, ops[i].n_out, n_tok, ops[i].Y, A[f], stride[f]);
+        m.first[i + 1] = m.first[i] + (int)n;
+    }
+    llp_pool_run(pool, many_task, &m, m.first[n_ops]);
 }

@@ -47,6 +47,22 @@ size_t llp_matmul_packed_bytes(uint32_t type, int64_t n_in, int64_t n_out);
 void llp_matmul_packed(llp_pool *pool, uint32_t type, const void *P, int64_t n_in,
                        int64_t n_out, const float *X, int64_t n_tok, float *Y);
 
+/* Several products of the same input X (n_in wide) in one pool run, so
+ * threads meet once instead of once per product and X is quantized once:
+ * the q, k and v projections, or the gate and up ones. Each op is W (packed
+ * when `packed`) with n_out rows, written to Y; the results equal separate
+ * llp_matmul / llp_matmul_packed calls bit for bit. */
+#define LLP_MATMUL_MANY_MAX 4
+typedef struct llp_matmul_op {
+    uint32_t type;
+    const void *W;
+    bool packed;
+    int64_t n_out;
+    float *Y;
+} llp_matmul_op;
+void llp_matmul_many(llp_pool *pool, const llp_matmul_op *ops, int n_ops, int64_t n_in,
+                     const float *X, int64_t n_tok);
+
 /* The same product, single-threaded, one llp_dot_ref per output (float
  * activations, no quantization): the reference the kernels are tested
  * against. Slow. */

@@ -458,6 +458,22 @@ static void matmul(llp_context *ctx, const llp_weight *w, const float *x, int n_
         llp_matmul(ctx->pool, w->type, w->data, w->n_in, w->n_out, x, n_tok, y);
 }
 
+/* Several products of one input (the same as matmul() on each), in one
+ * pool run on the fast path. */
+static void matmul_many(llp_context *ctx, const llp_weight *const *w, int n_w, const float *x,
+                        int n_tok, float *const *y)
+{
+    if (ctx->reference) {
+        for (int i = 0; i < n_w; i++) matmul(ctx, w[i], x, n_tok, y[i]);
+        return;
+    }
+    llp_matmul_op ops[LLP_MATMUL_MANY_MAX];
+    for (int i = 0; i < n_w; i++)
+        ops[i] = (llp_matmul_op){ w[i]->type, w[i]->packed ? w[i]->packed : w[i]->data,
+                                  w[i]->packed != NULL, w[i]->n_out, y[i] };
+    llp_matmul_many(ctx->pool, ops, n_w, w[0]->n_in, x, n_tok);
+}
+
 /* Attention for every (token, query head) pair of a batch; tasks split the
  * pairs across the pool. Keys and values of the batch are already in the
  * cache, so a token attends to positions 0..pos of its own sequence. */
@@ -629,9 +645,9 @@ static int decode_batch(llp_context *ctx, const llp_batch *b, float *logits, flo
         for (int t = 0; t < n; t++)
             rmsnorm(ctx->xb + (size_t)t * dim, ctx->x + (size_t)t * dim, L->attn_norm, dim,
                     c->norm_eps);
-        matmul(ctx, &L->wq, ctx->xb, n, ctx->q);
-        matmul(ctx, &L->wk, ctx->xb, n, ctx->k);
-        matmul(ctx, &L->wv, ctx->xb, n, ctx->v);
+        const llp_weight *qkv[] = { &L->wq, &L->wk, &L->wv };
+        float *qkv_out[] = { ctx->q, ctx->k, ctx->v };
+        matmul_many(ctx, qkv, 3, ctx->xb, n, qkv_out);
         for (int t = 0; t < n; t++) {
             int seq = b->seq ? b->seq[t] : 0;
             float cs[LLP_MAX_HEAD_DIM / 2], sn[LLP_MAX_HEAD_DIM / 2];
@@ -661,8 +677,9 @@ static int decode_batch(llp_context *ctx, const llp_batch *b, float *logits, flo
         for (int t = 0; t < n; t++)
             rmsnorm(ctx->xb + (size_t)t * dim, ctx->x + (size_t)t * dim, L->ffn_norm, dim,
                     c->norm_eps);
-        matmul(ctx, &L->w_gate, ctx->xb, n, ctx->hb);
-        matmul(ctx, &L->w_up, ctx->xb, n, ctx->hb2);
+        const llp_weight *gate_up[] = { &L->w_gate, &L->w_up };
+        float *gate_up_out[] = { ctx->hb, ctx->hb2 };
+        matmul_many(ctx, gate_up, 2, ctx->xb, n, gate_up_out);
         for (size_t i = 0; i < (size_t)n * ffn; i++) ctx->hb[i] = silu(ctx->hb[i]) * ctx->hb2[i];
         matmul(ctx, &L->w_down, ctx->hb, n, ctx->xb2);
         for (size_t i = 0; i < (size_t)n * dim; i++) ctx->x[i] += ctx->xb2[i];

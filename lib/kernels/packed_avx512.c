@@ -334,7 +334,7 @@ INLINE size_t pw_qs_off(enum pk_kind kind)
 }
 
 /* How far ahead a group's stream is prefetched, in bytes. */
-#define PW_PREFETCH 1024
+#define PW_PREFETCH 2048
 
 /* nt tokens times one packed group of 16 rows: acc[t] lane r = dot(row r,
  * token t). */
