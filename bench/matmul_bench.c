@@ -9,7 +9,10 @@
  *   cc -std=c11 -D_GNU_SOURCE -O2 -Ilib bench/matmul_bench.c \
  *      build/rel/libllamapipe.a -lopenblas -lm -pthread -o build/matmul_bench
  *   build/matmul_bench [threads, default physical cores] [type ...]
- * LLP_KERNELS=scalar|avx2|avx512 picks the kernel set.
+ * LLP_KERNELS=scalar|avx2|avx512 picks the kernel set. LLP_BENCH_PACKED=1
+ * measures the product on packed weights instead (llp_matmul_pack once per
+ * copy at setup, then llp_matmul_packed), for the types that have a packed
+ * layout.
  *
  * Generation numbers cycle through enough copies of the matrix (>= 256 MB)
  * that every call reads its weights from memory, not from cache, as a real
@@ -21,6 +24,7 @@
  * less: with 1 thread they measure the kernel itself; "cached" repeats one
  * copy of the matrix so it is read from cache rather than memory.
  */
+#include "kernels/kernels.h"
 #include "matmul.h"
 #include "quant.h"
 #include "threads.h"
@@ -60,6 +64,24 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Copies of the weights as the products read them: the rows, or (packed
+ * mode) their packed copies. */
+typedef struct {
+    uint32_t type;
+    int64_t n_in, n_out;
+    const uint8_t **w;
+    bool packed;
+} weights;
+
+static void product(llp_pool *pool, const weights *ws, int copy, const float *X,
+                    int64_t n_tok, float *Y)
+{
+    if (ws->packed)
+        llp_matmul_packed(pool, ws->type, ws->w[copy], ws->n_in, ws->n_out, X, n_tok, Y);
+    else
+        llp_matmul(pool, ws->type, ws->w[copy], ws->n_in, ws->n_out, X, n_tok, Y);
+}
+
 static void bench_type(llp_pool *pool, uint32_t type)
 {
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
@@ -74,6 +96,14 @@ static void bench_type(llp_pool *pool, uint32_t type)
             llp_quantize_row(type, row, W + (size_t)r * llp_row_size(type, n_in), n_in);
         }
         for (int c = 1; c < copies; c++) memcpy(W + bytes * (size_t)c, W, bytes);
+        const char *pk = getenv("LLP_BENCH_PACKED");
+        weights ws = { .type = type, .n_in = n_in, .n_out = n_out,
+                       .w = llp_malloc(sizeof(uint8_t *) * (size_t)copies),
+                       .packed = pk && *pk && strcmp(pk, "0") != 0 && llp_pack_supported(type) };
+        for (int c = 0; c < copies; c++) {
+            ws.w[c] = W + bytes * (size_t)c;
+            if (ws.packed) ws.w[c] = llp_matmul_pack(type, ws.w[c], n_in, n_out);
+        }
         const int64_t batch = 128;
         float *X = llp_malloc(sizeof(float) * (size_t)(n_in * batch));
         float *Y = llp_malloc(sizeof(float) * (size_t)(n_out * batch));
@@ -85,7 +115,7 @@ static void bench_type(llp_pool *pool, uint32_t type)
         double *cpu = llp_malloc(sizeof(double) * (size_t)n_calls);
         for (int k = 0; k < n_calls; k++) {
             double t0 = llp_now(), c0 = cpu_now();
-            llp_matmul(pool, type, W + bytes * (size_t)(k % copies), n_in, n_out, X, 1, Y);
+            product(pool, &ws, k % copies, X, 1, Y);
             times[k] = llp_now() - t0;
             cpu[k] = cpu_now() - c0;
         }
@@ -98,7 +128,7 @@ static void bench_type(llp_pool *pool, uint32_t type)
         /* The same from cache: one copy, CPU time. */
         for (int k = 0; k < 50; k++) {
             double c0 = cpu_now();
-            llp_matmul(pool, type, W, n_in, n_out, X, 1, Y);
+            product(pool, &ws, 0, X, 1, Y);
             cpu[k] = cpu_now() - c0;
         }
         qsort(cpu, 50, sizeof(double), cmp_double);
@@ -110,20 +140,23 @@ static void bench_type(llp_pool *pool, uint32_t type)
         double best = 1e30, pcpu[5];
         for (int rep = 0; rep < 5; rep++) {
             double t0 = llp_now(), c0 = cpu_now();
-            llp_matmul(pool, type, W, n_in, n_out, X, batch, Y);
+            product(pool, &ws, 0, X, batch, Y);
             double t = llp_now() - t0;
             pcpu[rep] = cpu_now() - c0;
             if (t < best) best = t;
         }
         qsort(pcpu, 5, sizeof(double), cmp_double);
         double flops = 2.0 * (double)n_in * (double)n_out * (double)batch;
-        printf("%-5s %5lldx%-5lld n_tok=1 GB/s: wall median %5.1f best %5.1f, cpu %5.1f,"
+        printf("%-5s%s %5lldx%-5lld n_tok=1 GB/s: wall median %5.1f best %5.1f, cpu %5.1f,"
                " cached cpu %5.1f   n_tok=128 GFLOP/s: wall %6.1f, cpu %6.1f",
-               llp_type_name(type), (long long)n_in, (long long)n_out, gen_median,
+               llp_type_name(type), ws.packed ? " packed" : "", (long long)n_in, (long long)n_out, gen_median,
                gen_best, gen_cpu, hot_cpu, flops / best / 1e9, flops / pcpu[2] / 1e9);
 
         printf("\n");
         fflush(stdout);
+        if (ws.packed)
+            for (int c = 0; c < copies; c++) free((void *)ws.w[c]);
+        free(ws.w);
         free(W); free(row); free(X); free(Y);
     }
 }
