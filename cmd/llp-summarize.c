@@ -64,7 +64,8 @@ static int on_option(void *ctx, int id, const char *arg, llp_err *err)
 {
     sum_opts *o = ctx;
     switch (id) {
-    case OPT_MAX_TOKENS: return llp_opt_int("--max-tokens", arg, 1, 1 << 20, &o->max_tokens, err);
+    case OPT_MAX_TOKENS: return llp_opt_int("--max-tokens", arg, LLP_SUMMARY_MIN_TOKENS, 1 << 20,
+                                          &o->max_tokens, err);
     case OPT_PROMPT_FILE: o->prompt_file = arg; return 0;
     case OPT_CHAT: o->chat = 1; return 0;
     case OPT_NO_CHAT: o->chat = 0; return 0;

@@ -166,17 +166,42 @@ static void pack_weight(llp_weight *w, bool drop_original)
     if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
-/* Every matrix the forward pass multiplies, packed (unless LLP_NO_PACK=1). */
+typedef struct {
+    llp_weight **w;     /* 7 per layer and the output head */
+    bool *drop;
+} pack_job;
+
+static void pack_task(void *ctx, int task, int n_tasks)
+{
+    pack_job *j = ctx;
+    pack_weight(j->w[task], j->drop[task]);
+}
+
+/* Every matrix the forward pass multiplies, packed (unless LLP_NO_PACK=1),
+ * one matrix per task on a pool of the physical cores. */
 static void pack_weights(llp_model *m)
 {
     const char *off = getenv("LLP_NO_PACK");
     if (off && *off && strcmp(off, "0") != 0) return;
+    size_t cap = 7 * (size_t)m->cfg.n_layers + 1;
+    pack_job job = { llp_calloc(cap, sizeof *job.w), llp_calloc(cap, sizeof *job.drop) };
+    pack_job *j = &job;
+    int n = 0;
     for (int l = 0; l < m->cfg.n_layers; l++) {
         llp_layer *L = &m->layers[l];
         llp_weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down };
-        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) pack_weight(ws[i], true);
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
+            j->w[n] = ws[i];
+            j->drop[n++] = true;
+        }
     }
-    pack_weight(&m->output, !m->output_tied);
+    j->w[n] = &m->output;
+    j->drop[n++] = !m->output_tied;
+    llp_pool *pool = n > 1 ? llp_pool_new(llp_physical_cores()) : NULL;
+    llp_pool_run(pool, pack_task, j, n);
+    llp_pool_free(pool);
+    free(job.w);
+    free(job.drop);
 }
 
 static void unpack_weights(llp_model *m)

@@ -15,6 +15,7 @@
 
 #include "classify.h"
 #include "pipeline_internal.h"
+#include "summarize.h"
 
 #define T(x) (1u << (x))
 #define ALL_TOOLS (T(LLP_STEP_N_TOOLS) - 1)
@@ -243,7 +244,8 @@ static int on_option(void *ctx, int id, const char *arg, llp_err *err)
     case PL_OPT_BATCH_ROWS:
         return llp_opt_int("--batch-rows", arg, 1, LLP_CLASSIFY_MAX_ROWS, &o->batch_rows, err);
     case PL_OPT_MAX_TOKENS:
-        return llp_opt_int("--max-tokens", arg, 1, PL_MAX_TOKENS_MAX, &o->max_tokens, err);
+        return llp_opt_int("--max-tokens", arg, LLP_SUMMARY_MIN_TOKENS, PL_MAX_TOKENS_MAX,
+                           &o->max_tokens, err);
     }
     return llp_err_set(err, "unhandled option");
 }

@@ -22,7 +22,7 @@
 #define PROMPT_MARGIN 8
 /* Tokens a blank line between two joined summaries may cost. */
 #define JOIN_TOKENS 4
-#define MIN_BUDGET 16
+#define MIN_BUDGET LLP_SUMMARY_MIN_TOKENS
 
 static bool is_space(char c)
 {
@@ -350,6 +350,12 @@ llp_summarizer *llp_summarizer_new(llp_context *ctx, const llp_tokenizer *tok,
     /* chunk = avail - budget must hold two summaries: budget <= (avail - joins) / 3 */
     int most = (avail - 2 * JOIN_TOKENS) / 3;
     s->budget = p->max_tokens < most ? p->max_tokens : most;
+    if (p->max_tokens < MIN_BUDGET) {
+        llp_err_set(err, "--max-tokens %d is too small: a summary needs at least %d tokens",
+                    p->max_tokens, MIN_BUDGET);
+        llp_summarizer_free(s);
+        return NULL;
+    }
     if (s->budget < MIN_BUDGET) {
         llp_err_set(err, "context of %d tokens is too small for the prompt (%d tokens) and a "
                     "summary", n_ctx, s->overhead);

@@ -46,6 +46,9 @@
 /* Returned by llp_summarize_document when should_stop turned true. */
 #define LLP_SUMMARIZE_STOPPED (-2)
 
+/* The smallest summary budget (--max-tokens) a summarizer accepts. */
+#define LLP_SUMMARY_MIN_TOKENS 16
+
 typedef struct llp_summary_node {
     int level;              /* 1: a chunk of the document */
     int index;              /* 1-based within its level, document order */

@@ -121,5 +121,7 @@ is "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["error"])'
 got=$("$S" -m "$M" --no-db -q -c 32 docs/a.txt 2>&1); is $? 1 "-c 32: exit 1"
 case $got in "llp-summarize: error: context of 32 tokens is too small for the prompt"*) ok 0 "names the context and the prompt";; *) diag "$got"; ok 1 "names the context and the prompt";; esac
 "$S" -m "$M" --max-tokens 0 docs/a.txt 2>/dev/null; is $? 2 "--max-tokens 0: usage error"
+got=$("$S" -m "$M" --max-tokens 8 docs/a.txt 2>&1); is $? 2 "--max-tokens 8 (below the 16-token floor): usage error"
+case $got in *"--max-tokens: must be between 16 and"*) ok 0 "names the floor";; *) diag "$got"; ok 1 "names the floor";; esac
 "$S" --help | grep -q -- '--prompt-file'; ok $? "--help documents --prompt-file"
 done_testing
