@@ -204,7 +204,7 @@ output:
   stdout: true
 EOF
 
-bad negative_max_tokens "negative_max_tokens.yaml:6:19: summarize: max_tokens: must be between 1 and 1048576, got '-5'" <<'EOF'
+bad negative_max_tokens "negative_max_tokens.yaml:6:19: summarize: max_tokens: must be between 16 and 1048576, got '-5'" <<'EOF'
 version: 1
 model: m.gguf
 input: {files: [d/]}
