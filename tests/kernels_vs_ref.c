@@ -360,7 +360,7 @@ int main(void)
      * last group). */
     {
         static const uint32_t packable[] = { LLP_Q4_0, LLP_Q4_1, LLP_Q5_0, LLP_Q5_1, LLP_Q8_0,
-                                             LLP_Q4_K, LLP_Q5_K, LLP_Q6_K };
+                                             LLP_Q2_K, LLP_Q3_K, LLP_Q4_K, LLP_Q5_K, LLP_Q6_K };
         for (size_t ti = 0; ti < sizeof packable / sizeof packable[0]; ti++) {
             uint32_t type = packable[ti];
             for (int random_codes = 0; random_codes <= 1; random_codes++) {

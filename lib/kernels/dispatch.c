@@ -65,6 +65,8 @@ PACKED_W_GEMM(q5_0)
 PACKED_W_GEMM(q5_1)
 PACKED_W_GEMM(q8_0)
 /* And on packed K-quant weights (kpacked_avx512.c). */
+PACKED_W_GEMM(q2_k)
+PACKED_W_GEMM(q3_k)
 PACKED_W_GEMM(q4_k)
 PACKED_W_GEMM(q5_k)
 PACKED_W_GEMM(q6_k)
@@ -81,6 +83,7 @@ const llp_kernel_set llp_kernels_avx512 = X86_SET(avx512, packed512, klanes512,
         [LLP_Q4_0] = llp_gemm_packed_q4_0_avx512, [LLP_Q4_1] = llp_gemm_packed_q4_1_avx512,
         [LLP_Q5_0] = llp_gemm_packed_q5_0_avx512, [LLP_Q5_1] = llp_gemm_packed_q5_1_avx512,
         [LLP_Q8_0] = llp_gemm_packed_q8_0_avx512,
+        [LLP_Q2_K] = llp_gemm_packed_q2_k_avx512, [LLP_Q3_K] = llp_gemm_packed_q3_k_avx512,
         [LLP_Q4_K] = llp_gemm_packed_q4_k_avx512, [LLP_Q5_K] = llp_gemm_packed_q5_k_avx512,
         [LLP_Q6_K] = llp_gemm_packed_q6_k_avx512,
     });

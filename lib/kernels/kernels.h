@@ -141,6 +141,17 @@ typedef void (*llp_gemm_fn)(int64_t n, const void *W, size_t w_stride,
  *              32p + 4g .. 32p + 4g + 3 of row r's qs at 64 (8p + g) + 4r
  *              (low nibbles: codes 64p + 4g .., sub-block 2p; high nibbles:
  *              codes 64p + 32 + 4g .., sub-block 2p + 1)
+ *   Q2_K, Q3_K
+ *     d[16]    fp16, row r at 2r
+ *     dmin[16] Q2_K only, fp16, row r at 32 + 2r
+ *     scales   Q2_K: 4 x 64 bytes at 64, scales[4k .. 4k+3] of row r at
+ *              64 + 64k + 4r; Q3_K: 3 x 64 bytes at 32, bytes 4k .. 4k+3 of
+ *              row r's scales[12] at 32 + 64k + 4r
+ *     hmask    Q3_K only, 8 x 64 bytes at 224: bytes 4g .. 4g+3 of row r's
+ *              hmask at 224 + 64g + 4r
+ *     qs       16 x 64 bytes at 320 (Q2_K) or 736 (Q3_K): bytes
+ *              32h + 4g .. 32h + 4g + 3 of row r's qs at 64 (8h + g) + 4r
+ *              (bit pair k of byte l: value 128h + 32k + 4g + l)
  *   Q6_K
  *     d[16]    fp16, row r at 2r
  *     scales   4 x 64 bytes at 32: scales[4k .. 4k+3] of row r at

@@ -1,6 +1,6 @@
 /*
  * kpacked_avx512.c — the avx512 set's products on K-quant weights packed at
- * load (Q4_K, Q5_K, Q6_K; layouts in kernels.h, packing in pack.c): one
+ * load (Q2_K ... Q6_K; layouts in kernels.h, packing in pack.c): one
  * row per 32-bit lane, 16 rows per vector, so no transposition and no
  * horizontal sums, for generation and prompt batches alike.
  *
@@ -19,8 +19,8 @@
  *     accumulator (lane r: the sub-block's exact dot for row r), then
  *     isum += dot * sc with vpmulld, sc the lane's sub-block scale;
  *   - per token: msum = sum_sub mn * bsum with vpdpwssd, the rows' mins (or
- *     Q6_K's scales) as word pairs against the token's block sums as word
- *     pairs broadcast;
+ *     Q3_K's and Q6_K's scales) as word pairs against the token's block
+ *     sums as word pairs broadcast;
  *   - the float step of the scalar set's gemm_k, per lane and in its order,
  *     acc += da * (d * (float)isum - dm * (float)msum),
  *     so results equal the scalar set's bit for bit (tests/kernels_vs_ref.c).
@@ -30,7 +30,7 @@
 #define LLP_ISA avx512
 #include "kernels/x86_common.h"
 
-enum kp_kind { KP_Q4_K, KP_Q5_K, KP_Q6_K };
+enum kp_kind { KP_Q2_K, KP_Q3_K, KP_Q4_K, KP_Q5_K, KP_Q6_K };
 
 /* Rows per group (one per 32-bit lane) and tokens per pass over a group. */
 #define KP_ROWS 16
@@ -44,10 +44,17 @@ enum kp_kind { KP_Q4_K, KP_Q5_K, KP_Q6_K };
 #define KP5_QH    (KP4_SC + 3 * 64)
 #define KP6_SC    (2 * KP_ROWS)
 #define KP6_CODES (KP6_SC + 4 * 64)
+#define KP2_SC    (4 * KP_ROWS)
+#define KP2_QS    (KP2_SC + 4 * 64)
+#define KP3_SC    (2 * KP_ROWS)
+#define KP3_HMASK (KP3_SC + 3 * 64)
+#define KP3_QS    (KP3_HMASK + 8 * 64)
 
 INLINE size_t kp_bytes(enum kp_kind kind)
 {
     switch (kind) {
+    case KP_Q2_K: return sizeof(block_q2_k);
+    case KP_Q3_K: return sizeof(block_q3_k);
     case KP_Q4_K: return sizeof(block_q4_k);
     case KP_Q5_K: return sizeof(block_q5_k);
     default:      return sizeof(block_q6_k);
@@ -86,6 +93,54 @@ INLINE __m512i kp_byte_index(int b0, int b1, int b2, int b3)
         dw[q] = (int32_t)v;
     }
     return _mm512_broadcast_i32x4(_mm_setr_epi32(dw[0], dw[1], dw[2], dw[3]));
+}
+
+/* Byte i of each dword, sign-extended. */
+INLINE __m512i kp_sbyte(__m512i v, int i)
+{
+    return _mm512_srai_epi32(_mm512_slli_epi32(v, 24 - 8 * i), 24);
+}
+
+/* Signed byte scales sc[0..3] of each dword as the word pairs (sc[0],
+ * sc[2]) and (sc[1], sc[3]), sign-extended. */
+INLINE void kp_sc_pairs(__m512i v, __m512i *even, __m512i *odd)
+{
+    *even = _mm512_srai_epi16(_mm512_slli_epi16(v, 8), 8);
+    *odd = _mm512_srai_epi16(v, 8);
+}
+
+/* For the 16-sub-block types: sum_j mn[j] * bsums[j] of one token, the
+ * rows' mn as word pairs pairs[2k] = (mn[4k], mn[4k+2]) and pairs[2k+1] =
+ * (mn[4k+1], mn[4k+3]) (kp_sc_pairs of scale dword k). */
+INLINE __m512i kp_msum16(const __m512i pairs[8], const llp_act_q8_256 *a)
+{
+    __m256i s16 = _mm256_loadu_si256((const __m256i *)a->bsums);
+    s16 = _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(s16, 0xd8), 0xd8);
+    int32_t bs[8];
+    _mm256_storeu_si256((__m256i *)bs, s16);
+    __m512i m = _mm512_setzero_si512();
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++)
+        m = _mm512_dpwssd_epi32(m, pairs[k], _mm512_set1_epi32(bs[k]));
+    return m;
+}
+
+/* The float step of gemm_k for nt tokens. */
+INLINE void kp_finish(int nt, __m512 d, __m512 dm, const __m512i *isum, const __m512i *msum,
+                      const llp_act_q8_256 *const *act, int64_t b, __m512 *acc)
+{
+#pragma GCC unroll 8
+    for (int t = 0; t < nt; t++) {
+        __m512 f = _mm512_sub_ps(_mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t])),
+                                 _mm512_mul_ps(dm, _mm512_cvtepi32_ps(msum[t])));
+        acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_set1_ps(act[t][b].d), f));
+    }
+}
+
+/* fp16 values of 16 rows at p as floats. */
+INLINE __m512 kp_half(const uint8_t *p)
+{
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 }
 
 /* Q4_K / Q5_K: one super-block of nt tokens; acc[t] lane r += row r's
@@ -167,14 +222,7 @@ INLINE void kp_k4_block(enum kp_kind kind, int nt, const uint8_t *p, int64_t b,
                                                         _mm512_mullo_epi32(dhi[t], sc_b)));
     }
 
-    __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
-    __m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + KP_DMIN)));
-#pragma GCC unroll 8
-    for (int t = 0; t < nt; t++) {
-        __m512 f = _mm512_sub_ps(_mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t])),
-                                 _mm512_mul_ps(dm, _mm512_cvtepi32_ps(msum[t])));
-        acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_set1_ps(act[t][b].d), f));
-    }
+    kp_finish(nt, kp_half(p), kp_half(p + KP_DMIN), isum, msum, act, b, acc);
 }
 
 /* Q6_K: one super-block of nt tokens, as kp_k4_block. */
@@ -192,22 +240,11 @@ INLINE void kp_q6_k_block(int nt, const uint8_t *p, int64_t b,
      * token's block sums in the same pairs. */
     __m512i sc_pair[8];
 #pragma GCC unroll 4
-    for (int k = 0; k < 4; k++) {
-        sc_pair[2 * k] = _mm512_srai_epi16(_mm512_slli_epi16(sc[k], 8), 8);
-        sc_pair[2 * k + 1] = _mm512_srai_epi16(sc[k], 8);
-    }
+    for (int k = 0; k < 4; k++) kp_sc_pairs(sc[k], &sc_pair[2 * k], &sc_pair[2 * k + 1]);
     __m512i msum[KP_TOKENS], isum[KP_TOKENS];
 #pragma GCC unroll 8
     for (int t = 0; t < nt; t++) {
-        __m256i s16 = _mm256_loadu_si256((const __m256i *)act[t][b].bsums);
-        s16 = _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(s16, 0xd8), 0xd8);
-        int32_t bs[8];
-        _mm256_storeu_si256((__m256i *)bs, s16);
-        __m512i m = _mm512_setzero_si512();
-#pragma GCC unroll 8
-        for (int k = 0; k < 8; k++)
-            m = _mm512_dpwssd_epi32(m, sc_pair[k], _mm512_set1_epi32(bs[k]));
-        msum[t] = _mm512_slli_epi32(m, 5);
+        msum[t] = _mm512_slli_epi32(kp_msum16(sc_pair, act[t] + b), 5);
         isum[t] = _mm512_setzero_si512();
     }
 
@@ -223,8 +260,7 @@ INLINE void kp_q6_k_block(int nt, const uint8_t *p, int64_t b,
         u[2] = _mm512_and_si512(v2, m6);
         __m512i x = kp_select(m2, _mm512_srli_epi16(v0, 6), _mm512_srli_epi16(v1, 4));
         u[3] = _mm512_and_si512(kp_select(m4, x, _mm512_srli_epi16(v2, 2)), m6);
-        /* The sub-block's scale, sign-extended from byte j % 4. */
-        __m512i s = _mm512_srai_epi32(_mm512_slli_epi32(sc[j / 4], 24 - 8 * (j % 4)), 24);
+        __m512i s = kp_sbyte(sc[j / 4], j % 4);
 #pragma GCC unroll 8
         for (int t = 0; t < nt; t++) {
             const int8_t *a = act[t][b].qs + 16 * j;
@@ -236,13 +272,97 @@ INLINE void kp_q6_k_block(int nt, const uint8_t *p, int64_t b,
         }
     }
 
-    __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+    __m512 d = kp_half(p);
+    kp_finish(nt, d, d, isum, msum, act, b, acc);
+}
+
+/* Q2_K / Q3_K: one super-block of nt tokens, as kp_k4_block. */
+INLINE void kp_k2_block(enum kp_kind kind, int nt, const uint8_t *p, int64_t b,
+                        const llp_act_q8_256 *const *act, __m512 *acc)
+{
+    const __m512i m2 = _mm512_set1_epi8(3), m4 = _mm512_set1_epi8(15);
+    /* sc[k]: scales 4k .. 4k+3 as bytes (Q3_K: signed), and the mins (Q3_K:
+     * the scales) as word pairs for kp_msum16. */
+    __m512i sc[4], pairs[8];
+    if (kind == KP_Q2_K) {
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            __m512i v = kp_load(p + KP2_SC + 64 * k);
+            sc[k] = _mm512_and_si512(v, m4);
+            pairs[2 * k] = _mm512_and_si512(_mm512_srli_epi16(v, 4),
+                                            _mm512_set1_epi32(0x000f000f));
+            pairs[2 * k + 1] = _mm512_srli_epi16(v, 12);
+        }
+    } else {
+        /* llp_q3_k_scales in lanes: low nibbles from scales[0..7], top two
+         * bits from scales[8..11], minus 32. */
+        const __m512i m6 = _mm512_set1_epi8(63), bias = _mm512_set1_epi8(32);
+        __m512i s0 = kp_load(p + KP3_SC), s1 = kp_load(p + KP3_SC + 64);
+        __m512i s2 = kp_load(p + KP3_SC + 128);
+        sc[0] = kp_select(m4, s0, _mm512_slli_epi16(s2, 4));
+        sc[1] = kp_select(m4, s1, _mm512_slli_epi16(s2, 2));
+        sc[2] = kp_select(m4, _mm512_srli_epi16(s0, 4), s2);
+        sc[3] = kp_select(m4, _mm512_srli_epi16(s1, 4), _mm512_srli_epi16(s2, 2));
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            sc[k] = _mm512_sub_epi8(_mm512_and_si512(sc[k], m6), bias);
+            kp_sc_pairs(sc[k], &pairs[2 * k], &pairs[2 * k + 1]);
+        }
+    }
+    __m512i msum[KP_TOKENS], isum[KP_TOKENS];
 #pragma GCC unroll 8
     for (int t = 0; t < nt; t++) {
-        __m512 f = _mm512_sub_ps(_mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t])),
-                                 _mm512_mul_ps(d, _mm512_cvtepi32_ps(msum[t])));
-        acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_set1_ps(act[t][b].d), f));
+        msum[t] = kp_msum16(pairs, act[t] + b);
+        if (kind == KP_Q3_K) msum[t] = _mm512_slli_epi32(msum[t], 2);   /* mn = 4 sc */
+        isum[t] = _mm512_setzero_si512();
     }
+
+    const uint8_t *qs = p + (kind == KP_Q2_K ? KP2_QS : KP3_QS);
+    /* Bit pair k of qs dword (h, g): codes 128h + 32k + 4g ..; g < 4 in
+     * sub-block 8h + 2k, g >= 4 in 8h + 2k + 1. */
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            __m512i dot[2][KP_TOKENS];
+#pragma GCC unroll 8
+            for (int t = 0; t < nt; t++) dot[0][t] = dot[1][t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int g = 0; g < 8; g++) {
+                __m512i v = kp_load(qs + 64 * (8 * h + g));
+                __m512i u = _mm512_and_si512(k ? _mm512_srli_epi16(v, 2 * k) : v, m2);
+                if (kind == KP_Q3_K) {
+                    /* Third bit: bit 4h + k of each hmask byte to bit 2. */
+                    const int bit = 4 * h + k;
+                    __m512i hm = kp_load(p + KP3_HMASK + 64 * g);
+                    hm = bit > 2 ? _mm512_srli_epi16(hm, bit - 2)
+                       : bit < 2 ? _mm512_slli_epi16(hm, 2 - bit) : hm;
+                    u = _mm512_ternarylogic_epi32(u, hm, _mm512_set1_epi8(4), 0xf8);
+                }
+#pragma GCC unroll 8
+                for (int t = 0; t < nt; t++)
+                    dot[g / 4][t] = _mm512_dpbusd_epi32(
+                        dot[g / 4][t], u, kp_a4(act[t][b].qs + 128 * h + 32 * k + 4 * g));
+            }
+            const int j = 8 * h + 2 * k;
+            __m512i sa, sb;
+            if (kind == KP_Q2_K) {
+                sa = _mm512_shuffle_epi8(sc[j / 4], kp_byte_index(j % 4, -1, -1, -1));
+                sb = _mm512_shuffle_epi8(sc[j / 4], kp_byte_index(j % 4 + 1, -1, -1, -1));
+            } else {
+                sa = kp_sbyte(sc[j / 4], j % 4);
+                sb = kp_sbyte(sc[j / 4], j % 4 + 1);
+            }
+#pragma GCC unroll 8
+            for (int t = 0; t < nt; t++)
+                isum[t] = _mm512_add_epi32(isum[t],
+                                           _mm512_add_epi32(_mm512_mullo_epi32(dot[0][t], sa),
+                                                            _mm512_mullo_epi32(dot[1][t], sb)));
+        }
+    }
+
+    __m512 d = kp_half(p);
+    kp_finish(nt, d, kind == KP_Q2_K ? kp_half(p + KP_DMIN) : d, isum, msum, act, b, acc);
 }
 
 /* nt tokens times one packed group of 16 rows: acc[t] lane r = dot(row r,
@@ -260,6 +380,8 @@ INLINE void kp_tokens(enum kp_kind kind, int nt, int64_t nb, const uint8_t *grou
                 _mm_prefetch((const char *)p + KP_PREFETCH + off, _MM_HINT_T0);
         if (kind == KP_Q6_K)
             kp_q6_k_block(nt, p, b, act, acc);
+        else if (kind == KP_Q2_K || kind == KP_Q3_K)
+            kp_k2_block(kind, nt, p, b, act, acc);
         else
             kp_k4_block(kind, nt, p, b, act, acc);
     }
@@ -304,6 +426,8 @@ INLINE void kp_gemm(enum kp_kind kind, int64_t n, const void *P, int n_rows,
     {                                                                          \
         kp_gemm(kind, n, P, n_rows, A, a_stride, n_tok, Y, y_stride);          \
     }
+KPACKED_ENTRY(q2_k, KP_Q2_K)
+KPACKED_ENTRY(q3_k, KP_Q3_K)
 KPACKED_ENTRY(q4_k, KP_Q4_K)
 KPACKED_ENTRY(q5_k, KP_Q5_K)
 KPACKED_ENTRY(q6_k, KP_Q6_K)

@@ -21,7 +21,7 @@ bool llp_pack_supported(uint32_t type)
 {
     switch (type) {
     case LLP_Q4_0: case LLP_Q4_1: case LLP_Q5_0: case LLP_Q5_1: case LLP_Q8_0:
-    case LLP_Q4_K: case LLP_Q5_K: case LLP_Q6_K:
+    case LLP_Q2_K: case LLP_Q3_K: case LLP_Q4_K: case LLP_Q5_K: case LLP_Q6_K:
         return true;
     default:
         return false;
@@ -140,10 +140,16 @@ static void pack_legacy_rows(uint32_t type, const void *W, int64_t n_in, int64_t
 #define K5_QH    (K4_SC + 3 * 64)      /* Q5_K: 8 x 64 bytes */
 #define K6_SC    (2 * LLP_PACK_ROWS)   /* Q6_K: 4 x 64 bytes */
 #define K6_CODES (K6_SC + 4 * 64)      /* Q6_K: 16 x 3 x 64 bytes */
+#define K2_SC    (4 * LLP_PACK_ROWS)   /* Q2_K: 4 x 64 bytes */
+#define K2_QS    (K2_SC + 4 * 64)      /* Q2_K: 16 x 64 bytes */
+#define K3_SC    (2 * LLP_PACK_ROWS)   /* Q3_K: 3 x 64 bytes */
+#define K3_HMASK (K3_SC + 3 * 64)      /* Q3_K: 8 x 64 bytes */
+#define K3_QS    (K3_HMASK + 8 * 64)   /* Q3_K: 16 x 64 bytes */
 
 static bool is_k_type(uint32_t type)
 {
-    return type == LLP_Q4_K || type == LLP_Q5_K || type == LLP_Q6_K;
+    return type == LLP_Q2_K || type == LLP_Q3_K || type == LLP_Q4_K || type == LLP_Q5_K ||
+           type == LLP_Q6_K;
 }
 
 static size_t k4_qs_off(uint32_t type)
@@ -165,6 +171,22 @@ static void q6_k_codes(const block_q6_k *b, uint8_t u[256])
 /* Row r's super-block blk into its place in the packed super-block out. */
 static void pack_k_block(uint32_t type, const uint8_t *blk, int r, uint8_t *out)
 {
+    if (type == LLP_Q2_K) {
+        const block_q2_k *b = (const block_q2_k *)blk;
+        memcpy(out + 2 * r, &b->d, 2);
+        memcpy(out + K_DMIN + 2 * r, &b->dmin, 2);
+        for (int k = 0; k < 4; k++) memcpy(out + K2_SC + 64 * k + 4 * r, b->scales + 4 * k, 4);
+        for (int v = 0; v < 16; v++) memcpy(out + K2_QS + 64 * v + 4 * r, b->qs + 4 * v, 4);
+        return;
+    }
+    if (type == LLP_Q3_K) {
+        const block_q3_k *b = (const block_q3_k *)blk;
+        memcpy(out + 2 * r, &b->d, 2);
+        for (int k = 0; k < 3; k++) memcpy(out + K3_SC + 64 * k + 4 * r, b->scales + 4 * k, 4);
+        for (int g = 0; g < 8; g++) memcpy(out + K3_HMASK + 64 * g + 4 * r, b->hmask + 4 * g, 4);
+        for (int v = 0; v < 16; v++) memcpy(out + K3_QS + 64 * v + 4 * r, b->qs + 4 * v, 4);
+        return;
+    }
     if (type == LLP_Q6_K) {
         const block_q6_k *b = (const block_q6_k *)blk;
         uint8_t u[256];
@@ -303,6 +325,41 @@ static void packed_k_codes(uint32_t type, const uint8_t *blk, int r, k_codes *c)
     uint16_t h;
     memcpy(&h, blk + 2 * r, 2);
     c->d = llp_fp16_to_f32(h);
+    if (type == LLP_Q2_K || type == LLP_Q3_K) {
+        if (type == LLP_Q2_K) {
+            memcpy(&h, blk + K_DMIN + 2 * r, 2);
+            c->dm = llp_fp16_to_f32(h);
+            for (int j = 0; j < 16; j++) {
+                uint8_t byte = blk[K2_SC + 64 * (j / 4) + 4 * r + j % 4];
+                c->sc[j] = byte & 15;
+                c->mn[j] = byte >> 4;
+            }
+        } else {
+            c->dm = c->d;
+            uint8_t s[12];
+            int8_t sc[16];
+            for (int k = 0; k < 3; k++) memcpy(s + 4 * k, blk + K3_SC + 64 * k + 4 * r, 4);
+            llp_q3_k_scales(s, sc);
+            for (int j = 0; j < 16; j++) {
+                c->sc[j] = sc[j];
+                c->mn[j] = 4 * sc[j];
+            }
+        }
+        /* Value 128h + 32k + 4g + l: field k of byte l of qs dword 8h + g;
+         * Q3_K's third bit: bit 4h + k of byte l of hmask dword g. */
+        const size_t qs = type == LLP_Q2_K ? K2_QS : K3_QS;
+        for (int h2 = 0; h2 < 2; h2++)
+            for (int k = 0; k < 4; k++)
+                for (int g = 0; g < 8; g++)
+                    for (int l = 0; l < 4; l++) {
+                        uint8_t *u = &c->u[128 * h2 + 32 * k + 4 * g + l];
+                        *u = (blk[qs + 64 * (8 * h2 + g) + 4 * r + l] >> (2 * k)) & 3;
+                        if (type == LLP_Q3_K)
+                            *u |= (uint8_t)(((blk[K3_HMASK + 64 * g + 4 * r + l] >>
+                                              (4 * h2 + k)) & 1) << 2);
+                    }
+        return;
+    }
     if (type == LLP_Q6_K) {
         c->dm = c->d;
         for (int j = 0; j < 16; j++) {
