@@ -183,7 +183,11 @@ INLINE void kp_k4_block(enum kp_kind kind, int nt, const uint8_t *p, int64_t b,
         isum[t] = _mm512_setzero_si512();
     }
 
-    /* Sub-blocks 2q and 2q+1 (low and high nibbles of the same bytes). */
+    /* Sub-blocks 2q and 2q+1 (low and high nibbles of the same bytes).
+     * Q4_K multiplies the high nibbles in place (16 times the codes, no
+     * shift per vector) and so accumulates 16 * isum, with the low
+     * sub-block's scale times 16; one exact shift per token undoes it. */
+    const int k4_times16 = kind == KP_Q4_K;
 #pragma GCC unroll 4
     for (int q = 0; q < 4; q++) {
         __m512i dlo[KP_TOKENS], dhi[KP_TOKENS];
@@ -193,7 +197,8 @@ INLINE void kp_k4_block(enum kp_kind kind, int nt, const uint8_t *p, int64_t b,
         for (int g = 0; g < 8; g++) {
             __m512i v = kp_load(qs + 64 * (8 * q + g));
             __m512i lo = _mm512_and_si512(v, m4);
-            __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+            __m512i hi = k4_times16 ? _mm512_andnot_si512(m4, v)
+                                    : _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
             if (kind == KP_Q5_K) {
                 /* Fifth bits: bit 2q (2q+1) of each qh byte to bit 4. */
                 const __m512i b4 = _mm512_set1_epi8(16);
@@ -215,12 +220,16 @@ INLINE void kp_k4_block(enum kp_kind kind, int nt, const uint8_t *p, int64_t b,
         __m512i sc4 = q < 2 ? sc_lo : sc_hi;
         __m512i sc_a = _mm512_shuffle_epi8(sc4, kp_byte_index((2 * q) % 4, -1, -1, -1));
         __m512i sc_b = _mm512_shuffle_epi8(sc4, kp_byte_index((2 * q + 1) % 4, -1, -1, -1));
+        if (k4_times16) sc_a = _mm512_slli_epi32(sc_a, 4);
 #pragma GCC unroll 8
         for (int t = 0; t < nt; t++)
             isum[t] = _mm512_add_epi32(isum[t],
                                        _mm512_add_epi32(_mm512_mullo_epi32(dlo[t], sc_a),
                                                         _mm512_mullo_epi32(dhi[t], sc_b)));
     }
+    if (k4_times16)
+#pragma GCC unroll 8
+        for (int t = 0; t < nt; t++) isum[t] = _mm512_srai_epi32(isum[t], 4);
 
     kp_finish(nt, kp_half(p), kp_half(p + KP_DMIN), isum, msum, act, b, acc);
 }
