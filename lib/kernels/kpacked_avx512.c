@@ -4,10 +4,10 @@
  * row per 32-bit lane, 16 rows per vector, so no transposition and no
  * horizontal sums, for generation and prompt batches alike.
  *
- * Not for: unpacked K-quant weights (klanes_avx512.c), the legacy types
- * (packed_avx512.c) or splitting work across threads (matmul.c). The
- * Makefile compiles this file with the AVX-512 flags and kernels/dispatch.c
- * only calls it when the CPU has them.
+ * Not for: unpacked K-quant weights (klanes_avx512.c, x86_kquants.inc),
+ * the legacy types (packed_avx512.c) or splitting work across threads
+ * (matmul.c). The Makefile compiles this file with the AVX-512 flags and
+ * kernels/dispatch.c only calls it when the CPU has them.
  *
  * Per packed super-block (16 rows x 256 values) and group of up to
  * KP_TOKENS tokens:
@@ -109,9 +109,10 @@ INLINE void kp_sc_pairs(__m512i v, __m512i *even, __m512i *odd)
     *odd = _mm512_srai_epi16(v, 8);
 }
 
-/* For the 16-sub-block types: sum_j mn[j] * bsums[j] of one token, the
- * rows' mn as word pairs pairs[2k] = (mn[4k], mn[4k+2]) and pairs[2k+1] =
- * (mn[4k+1], mn[4k+3]) (kp_sc_pairs of scale dword k). */
+/* For the types with 16 sub-blocks of 16: sum_j mn[j] * bsums[j] of one
+ * token, given the rows' mn as word pairs pairs[2k] = (mn[4k], mn[4k+2])
+ * and pairs[2k+1] = (mn[4k+1], mn[4k+3]) (the token's sums are shuffled
+ * into the same pairs). */
 INLINE __m512i kp_msum16(const __m512i pairs[8], const llp_act_q8_256 *a)
 {
     __m256i s16 = _mm256_loadu_si256((const __m256i *)a->bsums);
