@@ -24,8 +24,11 @@
  *   - the float step of the scalar set's gemm_k, per lane and in its order,
  *     acc += da * (d * (float)isum - dm * (float)msum),
  *     so results equal the scalar set's bit for bit (tests/kernels_vs_ref.c).
- * A group of rows streams from memory as one sequential run; for one or two
- * tokens (generation) it is prefetched KP_PREFETCH bytes ahead.
+ * A group of rows streams from memory as one sequential run. For one or two
+ * tokens (generation) every cache line of a super-block is requested at
+ * its start, before the code that reads them: on 1.1B Q4_K_M with 2
+ * threads that measured ~4% faster than prefetching 256 to 1024 bytes
+ * further ahead, and faster still than no software prefetch.
  */
 #define LLP_ISA avx512
 #include "kernels/x86_common.h"
@@ -35,8 +38,6 @@ enum kp_kind { KP_Q2_K, KP_Q3_K, KP_Q4_K, KP_Q5_K, KP_Q6_K };
 /* Rows per group (one per 32-bit lane) and tokens per pass over a group. */
 #define KP_ROWS 16
 #define KP_TOKENS 8
-/* How far ahead a group's stream is prefetched, in bytes. */
-#define KP_PREFETCH 1024
 
 /* Offsets in a packed super-block (kernels.h). */
 #define KP_DMIN   (2 * KP_ROWS)
@@ -387,7 +388,7 @@ INLINE void kp_tokens(enum kp_kind kind, int nt, int64_t nb, const uint8_t *grou
         const uint8_t *p = group + (size_t)b * blk;
         if (nt <= 2)
             for (size_t off = 0; off < blk; off += 64)
-                _mm_prefetch((const char *)p + KP_PREFETCH + off, _MM_HINT_T0);
+                _mm_prefetch((const char *)p + off, _MM_HINT_T0);
         if (kind == KP_Q6_K)
             kp_q6_k_block(nt, p, b, act, acc);
         else if (kind == KP_Q2_K || kind == KP_Q3_K)
