@@ -334,72 +334,97 @@ INLINE size_t pw_qs_off(enum pk_kind kind)
 }
 
 /* How far ahead a group's stream is prefetched, in bytes. */
-#define PW_PREFETCH 2048
+#define PW_PREFETCH 1024
+/* Groups a generation pass reads side by side (separate memory streams:
+ * more misses in flight per core than one stream keeps). */
+#define PW_STREAMS 8
+
+/* Block b of one packed group (at p) times nt tokens, added to acc[t] in
+ * the scalar set's order. */
+INLINE void pw_block(enum pk_kind kind, int nt, const uint8_t *p, int64_t b,
+                     const llp_act_q8_32 *const *act, __m512 *acc)
+{
+    const int k = pk_k(kind);
+    const __m512i low4 = _mm512_set1_epi8(15), sixteen = _mm512_set1_epi8(16);
+    __m512i dot[PK_TOKENS];
+#pragma GCC unroll 8
+    for (int t = 0; t < nt; t++)
+        dot[t] = _mm512_set1_epi32(-k * act[t][b].sum);
+    const uint8_t *qs = p + pw_qs_off(kind);
+    if (kind == P_Q8_0) {
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) {
+            __m512i w = _mm512_loadu_si512(qs + 64 * g);
+#pragma GCC unroll 8
+            for (int t = 0; t < nt; t++) {
+                int32_t a4;
+                memcpy(&a4, act[t][b].qs + 4 * g, 4);
+                dot[t] = _mm512_dpbusd_epi32(dot[t], w, _mm512_set1_epi32(a4));
+            }
+        }
+    } else {
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; g++) {
+            __m512i v = _mm512_loadu_si512(qs + 64 * g);
+            __m512i lo = _mm512_and_si512(v, low4);
+            __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+            if (kind == P_Q5_0 || kind == P_Q5_1) {
+                uint64_t mlo, mhi;
+                memcpy(&mlo, p + pw_qh_off(kind) + 8 * g, 8);
+                memcpy(&mhi, p + pw_qh_off(kind) + 8 * (g + 4), 8);
+                lo = _mm512_mask_add_epi8(lo, (__mmask64)mlo, lo, sixteen);
+                hi = _mm512_mask_add_epi8(hi, (__mmask64)mhi, hi, sixteen);
+            }
+#pragma GCC unroll 8
+            for (int t = 0; t < nt; t++) {
+                int32_t a_lo, a_hi;
+                memcpy(&a_lo, act[t][b].qs + 4 * g, 4);
+                memcpy(&a_hi, act[t][b].qs + 16 + 4 * g, 4);
+                dot[t] = _mm512_dpbusd_epi32(dot[t], lo, _mm512_set1_epi32(a_lo));
+                dot[t] = _mm512_dpbusd_epi32(dot[t], hi, _mm512_set1_epi32(a_hi));
+            }
+        }
+    }
+    __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+    __m512 mv = pk_has_m(kind)
+        ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + pw_m_off()))) : d;
+#pragma GCC unroll 8
+    for (int t = 0; t < nt; t++) {
+        __m512 f = _mm512_mul_ps(_mm512_mul_ps(d, _mm512_set1_ps(act[t][b].d)),
+                                 _mm512_cvtepi32_ps(dot[t]));
+        if (pk_has_m(kind))
+            f = _mm512_add_ps(f, _mm512_mul_ps(mv, _mm512_set1_ps(act[t][b].s)));
+        acc[t] = _mm512_add_ps(acc[t], f);
+    }
+}
 
 /* nt tokens times one packed group of 16 rows: acc[t] lane r = dot(row r,
  * token t). */
 INLINE void pw_tokens(enum pk_kind kind, int nt, int64_t nb, const uint8_t *group,
                       const llp_act_q8_32 *const *act, __m512 *acc)
 {
-    const int k = pk_k(kind);
     const size_t blk = PK_ROWS * pk_bytes(kind);
-    const __m512i low4 = _mm512_set1_epi8(15), sixteen = _mm512_set1_epi8(16);
 #pragma GCC unroll 8
     for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++)
+        pw_block(kind, nt, group + (size_t)b * blk, b, act, acc);
+}
+
+/* Generation: one token times ng (1..PW_STREAMS) groups read side by side,
+ * block b of every group in turn; acc[g] lane r = dot(row r of group g). */
+INLINE void pw_streams(enum pk_kind kind, int ng, int64_t nb, const uint8_t *const *group,
+                       const llp_act_q8_32 *const *act, __m512 *acc)
+{
+    const size_t blk = PK_ROWS * pk_bytes(kind);
+#pragma GCC unroll 8
+    for (int g = 0; g < ng; g++) acc[g] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *p = group + (size_t)b * blk;
-        if (nt <= 2)
+#pragma GCC unroll 8
+        for (int g = 0; g < ng; g++) {
+            const uint8_t *p = group[g] + (size_t)b * blk;
             for (size_t off = 0; off < blk; off += 64)
                 _mm_prefetch((const char *)p + PW_PREFETCH + off, _MM_HINT_T0);
-        __m512i dot[PK_TOKENS];
-#pragma GCC unroll 8
-        for (int t = 0; t < nt; t++)
-            dot[t] = _mm512_set1_epi32(-k * act[t][b].sum);
-        const uint8_t *qs = p + pw_qs_off(kind);
-        if (kind == P_Q8_0) {
-#pragma GCC unroll 8
-            for (int g = 0; g < 8; g++) {
-                __m512i w = _mm512_loadu_si512(qs + 64 * g);
-#pragma GCC unroll 8
-                for (int t = 0; t < nt; t++) {
-                    int32_t a4;
-                    memcpy(&a4, act[t][b].qs + 4 * g, 4);
-                    dot[t] = _mm512_dpbusd_epi32(dot[t], w, _mm512_set1_epi32(a4));
-                }
-            }
-        } else {
-#pragma GCC unroll 4
-            for (int g = 0; g < 4; g++) {
-                __m512i v = _mm512_loadu_si512(qs + 64 * g);
-                __m512i lo = _mm512_and_si512(v, low4);
-                __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
-                if (kind == P_Q5_0 || kind == P_Q5_1) {
-                    uint64_t mlo, mhi;
-                    memcpy(&mlo, p + pw_qh_off(kind) + 8 * g, 8);
-                    memcpy(&mhi, p + pw_qh_off(kind) + 8 * (g + 4), 8);
-                    lo = _mm512_mask_add_epi8(lo, (__mmask64)mlo, lo, sixteen);
-                    hi = _mm512_mask_add_epi8(hi, (__mmask64)mhi, hi, sixteen);
-                }
-#pragma GCC unroll 8
-                for (int t = 0; t < nt; t++) {
-                    int32_t a_lo, a_hi;
-                    memcpy(&a_lo, act[t][b].qs + 4 * g, 4);
-                    memcpy(&a_hi, act[t][b].qs + 16 + 4 * g, 4);
-                    dot[t] = _mm512_dpbusd_epi32(dot[t], lo, _mm512_set1_epi32(a_lo));
-                    dot[t] = _mm512_dpbusd_epi32(dot[t], hi, _mm512_set1_epi32(a_hi));
-                }
-            }
-        }
-        __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
-        __m512 mv = pk_has_m(kind)
-            ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + pw_m_off()))) : d;
-#pragma GCC unroll 8
-        for (int t = 0; t < nt; t++) {
-            __m512 f = _mm512_mul_ps(_mm512_mul_ps(d, _mm512_set1_ps(act[t][b].d)),
-                                     _mm512_cvtepi32_ps(dot[t]));
-            if (pk_has_m(kind))
-                f = _mm512_add_ps(f, _mm512_mul_ps(mv, _mm512_set1_ps(act[t][b].s)));
-            acc[t] = _mm512_add_ps(acc[t], f);
+            pw_block(kind, 1, p, b, act, &acc[g]);
         }
     }
 }
@@ -409,6 +434,30 @@ INLINE void pw_gemm(enum pk_kind kind, int64_t n, const void *P, int n_rows,
 {
     const int64_t nb = n / 32;
     const size_t group_bytes = (size_t)nb * PK_ROWS * pk_bytes(kind);
+    if (n_tok == 1) {
+        const llp_act_q8_32 *act[1] = { A };
+        for (int r0 = 0; r0 < n_rows; r0 += PW_STREAMS * PK_ROWS) {
+            int ng = (n_rows - r0 + PK_ROWS - 1) / PK_ROWS;
+            if (ng > PW_STREAMS) ng = PW_STREAMS;
+            const uint8_t *group[PW_STREAMS];
+            for (int g = 0; g < ng; g++)
+                group[g] = (const uint8_t *)P + (size_t)(r0 / PK_ROWS + g) * group_bytes;
+            __m512 acc[PW_STREAMS];
+            switch (ng) {
+            case 8: pw_streams(kind, 8, nb, group, act, acc); break;
+            case 7: pw_streams(kind, 7, nb, group, act, acc); break;
+            case 6: pw_streams(kind, 6, nb, group, act, acc); break;
+            case 5: pw_streams(kind, 5, nb, group, act, acc); break;
+            case 4: pw_streams(kind, 4, nb, group, act, acc); break;
+            case 3: pw_streams(kind, 3, nb, group, act, acc); break;
+            case 2: pw_streams(kind, 2, nb, group, act, acc); break;
+            default: pw_streams(kind, 1, nb, group, act, acc); break;
+            }
+            for (int g = 0; g < ng; g++)
+                pk_store(1, &acc[g], n_rows, r0 + g * PK_ROWS, 0, Y, y_stride);
+        }
+        return;
+    }
     for (int r0 = 0; r0 < n_rows; r0 += PK_ROWS) {
         const uint8_t *group = (const uint8_t *)P + (size_t)(r0 / PK_ROWS) * group_bytes;
         for (int t0 = 0; t0 < n_tok; t0 += PK_TOKENS) {
