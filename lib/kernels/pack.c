@@ -118,14 +118,17 @@ static void pack_legacy_rows(uint32_t type, const void *W, int64_t n_in, int64_t
                     for (int g = 0; g < 4; g++)
                         memcpy(out + L.qs + 64 * g + 4 * r, qs + 4 * g, 4);
                 } else {
-                    for (int g = 0; g < 8; g++)
-                        for (int j = 0; j < 4; j++)
-                            out[L.qs + 64 * g + 4 * r + j] = (uint8_t)(qs[4 * g + j] ^ 0x80);
+                    for (int g = 0; g < 8; g++) {
+                        uint32_t four;
+                        memcpy(&four, qs + 4 * g, 4);
+                        four ^= 0x80808080u;
+                        memcpy(out + L.qs + 64 * g + 4 * r, &four, 4);
+                    }
                 }
                 /* Fifth bits: mask g covers codes 4g..4g+3 of every row. */
-                for (int g = 0; g < 8; g++)
-                    for (int j = 0; j < 4; j++)
-                        if (qh >> (4 * g + j) & 1) qh_masks[g] |= 1ull << (4 * r + j);
+                if (L.qh)
+                    for (int g = 0; g < 8; g++)
+                        qh_masks[g] |= (uint64_t)(qh >> (4 * g) & 15) << (4 * r);
             }
             if (L.qh) memcpy(out + L.qh, qh_masks, sizeof qh_masks);
         }
