@@ -263,6 +263,11 @@ size_t llp_matmul_packed_bytes(uint32_t type, int64_t n_in, int64_t n_out)
     return llp_pack_supported(type) ? llp_packed_bytes(type, n_in, n_out) : 0;
 }
 
+bool llp_matmul_prefers_packed(uint32_t type)
+{
+    return llp_pack_supported(type) && llp_kernels_current()->gemm_packed[type] != NULL;
+}
+
 void *llp_matmul_pack(uint32_t type, const void *W, int64_t n_in, int64_t n_out)
 {
     if (!llp_pack_supported(type) || n_out <= 0 || n_in <= 0) return NULL;

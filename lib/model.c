@@ -150,13 +150,14 @@ static float *load_norm(const gguf_file *f, const char *name, int dim, llp_err *
     return v;
 }
 
-/* Repack one weight for the fast path (matmul.h) when its type has a
- * packed layout, then let the kernel drop the mapped original from this
- * process's memory: the fast path never reads it again, and the reference
- * path, if used, faults it back in from the file. The token embedding is
- * kept mapped (its rows are looked up every token). */
+/* Repack one weight for the fast path (matmul.h) when the kernel set in use
+ * multiplies packed weights of its type, then let the kernel drop the mapped
+ * original from this process's memory: the fast path never reads it again,
+ * and the reference path, if used, faults it back in from the file. The
+ * token embedding is kept mapped (its rows are looked up every token). */
 static void pack_weight(llp_weight *w, bool drop_original)
 {
+    if (!llp_matmul_prefers_packed(w->type)) return;
     w->packed = llp_matmul_pack(w->type, w->data, w->n_in, w->n_out);
     if (!w->packed || !drop_original) return;
     long page = sysconf(_SC_PAGESIZE);
@@ -177,7 +178,8 @@ static void pack_task(void *ctx, int task, int n_tasks)
     pack_weight(j->w[task], j->drop[task]);
 }
 
-/* Every matrix the forward pass multiplies, packed (unless LLP_NO_PACK=1),
+/* Every matrix the forward pass multiplies, packed (unless LLP_NO_PACK=1, or
+ * the kernel set in use has no packed products),
  * one matrix per task on a pool of the physical cores. */
 static void pack_weights(llp_model *m)
 {
