@@ -2,7 +2,8 @@
  * matmul_many.c — llp_matmul_many (several products of one input in one
  * pool run) gives exactly what separate llp_matmul / llp_matmul_packed calls
  * give: mixed activation formats (32- and 256-value blocks), packed and
- * plain weights, float weights (not fused), generation and batch sizes.
+ * plain weights, float weights (not fused), generation and batch sizes;
+ * and which kernel sets have models packed (llp_matmul_prefers_packed).
  *
  * Not for: the kernels' arithmetic (tests/kernels_vs_ref.c).
  */
@@ -111,6 +112,17 @@ int main(void)
         free(W[i]);
         free(P[i]);
     }
+
+    /* Models are packed only for a kernel set with packed products. */
+    const char *was = llp_matmul_kernels();
+    if (llp_matmul_set_kernels("scalar") == 0)
+        ok(!llp_matmul_prefers_packed(LLP_Q4_0), "scalar set: weights are left as stored");
+    if (llp_matmul_set_kernels("avx2") == 0)
+        ok(!llp_matmul_prefers_packed(LLP_Q4_K), "avx2 set: weights are left as stored");
+    if (llp_matmul_set_kernels("avx512") == 0)
+        ok(llp_matmul_prefers_packed(LLP_Q4_0) && llp_matmul_prefers_packed(LLP_Q6_K) &&
+           !llp_matmul_prefers_packed(LLP_F16), "avx512 set: quantized weights are packed");
+    llp_matmul_set_kernels(was);
     llp_pool_free(pool);
     return done_testing();
 }
