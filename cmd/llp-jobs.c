@@ -182,12 +182,18 @@ static int cmd_list(const jobs_opts *o)
     size_t i;
     json_t *job;
     if (o->out == LLP_FMT_TEXT || o->out == LLP_FMT_AUTO) {
-        printf("%-6s %-12s %-11s %-24s %8s %8s %8s %10s %10s %10s\n", "ID",
+        /* The tool column as wide as its longest name ("pipeline:NAME"). */
+        int tool_w = 12;
+        json_array_foreach(jobs, i, job) {
+            int len = (int)strlen(str_or(job, "tool", "?"));
+            if (len > tool_w) tool_w = len;
+        }
+        printf("%-6s %-*s %-11s %-24s %8s %8s %8s %10s %10s %10s\n", "ID", tool_w,
                "TOOL", "STATUS", "STARTED", "ITEMS", "CACHED", "FAILED",
                "TOK_IN", "TOK_OUT", "SECONDS");
         json_array_foreach(jobs, i, job)
-            printf("%-6lld %-12s %-11s %-24s %8lld %8lld %8lld %10lld %10lld "
-                   "%10.1f\n", int_of(job, "id"), str_or(job, "tool", "?"),
+            printf("%-6lld %-*s %-11s %-24s %8lld %8lld %8lld %10lld %10lld "
+                   "%10.1f\n", int_of(job, "id"), tool_w, str_or(job, "tool", "?"),
                    str_or(job, "status", "?"), str_or(job, "started_at", ""),
                    int_of(job, "n_items"), int_of(job, "n_cached"),
                    int_of(job, "n_failed"), int_of(job, "tokens_in"),
