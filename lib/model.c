@@ -435,6 +435,60 @@ static void rmsnorm(float *out, const float *x, const float *weight, int n, floa
     for (int i = 0; i < n; i++) out[i] = x[i] * scale * weight[i];
 }
 
+/* Element-wise steps split across the pool (each element or token is
+ * computed exactly as the single-threaded loop would, so results do not
+ * depend on the split). Below these sizes one thread does it alone. */
+#define PAR_MIN_ELEMENTS 4096
+#define PAR_MIN_TOKENS 4
+
+typedef struct {
+    float *out;
+    const float *x, *weight;
+    int n_tok, dim;
+    float eps;
+} rmsnorm_job;
+
+static void rmsnorm_task(void *ctx, int task, int n_tasks)
+{
+    const rmsnorm_job *j = ctx;
+    for (int t = j->n_tok * task / n_tasks; t < j->n_tok * (task + 1) / n_tasks; t++)
+        rmsnorm(j->out + (size_t)t * j->dim, j->x + (size_t)t * j->dim, j->weight, j->dim,
+                j->eps);
+}
+
+/* out[t] = rmsnorm(x[t]) * weight for n_tok rows of dim. */
+static void rmsnorm_rows(llp_context *ctx, float *out, const float *x, const float *weight,
+                         int n_tok, int dim, float eps)
+{
+    rmsnorm_job j = { out, x, weight, n_tok, dim, eps };
+    int tasks = n_tok >= PAR_MIN_TOKENS ? llp_pool_size(ctx->pool) : 1;
+    if (tasks > n_tok) tasks = n_tok;
+    llp_pool_run(ctx->pool, rmsnorm_task, &j, tasks);
+}
+
+static float silu(float x);
+
+typedef struct {
+    float *gate;
+    const float *up;
+    size_t n;
+} swiglu_job;
+
+static void swiglu_task(void *ctx, int task, int n_tasks)
+{
+    const swiglu_job *j = ctx;
+    size_t i0 = j->n * (size_t)task / (size_t)n_tasks;
+    size_t i1 = j->n * (size_t)(task + 1) / (size_t)n_tasks;
+    for (size_t i = i0; i < i1; i++) j->gate[i] = silu(j->gate[i]) * j->up[i];
+}
+
+/* gate[i] = silu(gate[i]) * up[i] for n values. */
+static void swiglu(llp_context *ctx, float *gate, const float *up, size_t n)
+{
+    swiglu_job j = { gate, up, n };
+    llp_pool_run(ctx->pool, swiglu_task, &j, n >= PAR_MIN_ELEMENTS ? llp_pool_size(ctx->pool) : 1);
+}
+
 /* The rotation of position pos: cos and sin of pos * inv_freq[i] for each
  * pair i < rope_dim / 2 (computed once per token, used by every head). */
 static void rope_angles(float *cs, float *sn, int rope_dim, const float *inv_freq, int pos)
@@ -669,9 +723,7 @@ static int decode_batch(llp_context *ctx, const llp_batch *b, float *logits, flo
         const llp_layer *L = &m->layers[l];
 
         /* attention: q, k, v from the normed input; RoPE on q and k */
-        for (int t = 0; t < n; t++)
-            rmsnorm(ctx->xb + (size_t)t * dim, ctx->x + (size_t)t * dim, L->attn_norm, dim,
-                    c->norm_eps);
+        rmsnorm_rows(ctx, ctx->xb, ctx->x, L->attn_norm, n, dim, c->norm_eps);
         const llp_weight *qkv[] = { &L->wq, &L->wk, &L->wv };
         float *qkv_out[] = { ctx->q, ctx->k, ctx->v };
         matmul_many(ctx, qkv, 3, ctx->xb, n, qkv_out);
@@ -701,13 +753,11 @@ static int decode_batch(llp_context *ctx, const llp_batch *b, float *logits, flo
         for (size_t i = 0; i < (size_t)n * dim; i++) ctx->x[i] += ctx->xb2[i];
 
         /* feed-forward: x += Wdown * (silu(Wgate * h) * (Wup * h)) */
-        for (int t = 0; t < n; t++)
-            rmsnorm(ctx->xb + (size_t)t * dim, ctx->x + (size_t)t * dim, L->ffn_norm, dim,
-                    c->norm_eps);
+        rmsnorm_rows(ctx, ctx->xb, ctx->x, L->ffn_norm, n, dim, c->norm_eps);
         const llp_weight *gate_up[] = { &L->w_gate, &L->w_up };
         float *gate_up_out[] = { ctx->hb, ctx->hb2 };
         matmul_many(ctx, gate_up, 2, ctx->xb, n, gate_up_out);
-        for (size_t i = 0; i < (size_t)n * ffn; i++) ctx->hb[i] = silu(ctx->hb[i]) * ctx->hb2[i];
+        swiglu(ctx, ctx->hb, ctx->hb2, (size_t)n * ffn);
         matmul(ctx, &L->w_down, ctx->hb, n, ctx->xb2);
         for (size_t i = 0; i < (size_t)n * dim; i++) ctx->x[i] += ctx->xb2[i];
     }
