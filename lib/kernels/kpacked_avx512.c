@@ -399,11 +399,13 @@ INLINE void kp_tokens(enum kp_kind kind, int nt, int64_t nb, const uint8_t *grou
 }
 
 /* Groups a generation pass reads side by side (two memory streams per
- * core), and where each super-block's lines are requested: all at its
- * start. Measured on the 1.1B Q4_K_M shape, 2 threads, tg32: 1 stream
- * 42.5 tok/s, 2 streams 45, 3 or more 39-43 (a super-block is 2.3 KB per
- * group, so more streams crowd L1); requesting lines 1-2 KB ahead instead
- * measured slower with every stream count. */
+ * core), and where each super-block's lines are requested: all of both
+ * groups' super-blocks b, before either is multiplied. Measured on 1.1B
+ * shapes, 2 threads, tg32: Q4_K_M 1 stream 42.5 tok/s, 2 streams 45 with
+ * each group's lines requested just before its own product, 3 or more
+ * streams 33-43; pure Q4_K 45.2 -> 47.6-48.4 when both groups' lines go
+ * first. Requesting lines 1-2 KB or a whole super-block ahead, into L1 or
+ * L2, measured slower in every arrangement tried. */
 #define KP_STREAMS 2
 #define KP_PREFETCH 0
 _Static_assert(KP_STREAMS == 2, "kp_gemm dispatches 1 or 2 streams");
@@ -419,10 +421,13 @@ INLINE void kp_streams(enum kp_kind kind, int ng, int64_t nb, const uint8_t *con
     for (int g = 0; g < ng; g++) acc[g] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
 #pragma GCC unroll 2
+        for (int g = 0; g < ng; g++)
+            for (size_t off = 0; off < blk; off += 64)
+                _mm_prefetch((const char *)group[g] + (size_t)b * blk + KP_PREFETCH + off,
+                             _MM_HINT_T0);
+#pragma GCC unroll 2
         for (int g = 0; g < ng; g++) {
             const uint8_t *p = group[g] + (size_t)b * blk;
-            for (size_t off = 0; off < blk; off += 64)
-                _mm_prefetch((const char *)p + KP_PREFETCH + off, _MM_HINT_T0);
             if (kind == KP_Q6_K)
                 kp_q6_k_block(1, p, b, act, &acc[g]);
             else if (kind == KP_Q2_K || kind == KP_Q3_K)
