@@ -407,7 +407,6 @@ INLINE void kp_tokens(enum kp_kind kind, int nt, int64_t nb, const uint8_t *grou
  * first. Requesting lines 1-2 KB or a whole super-block ahead, into L1 or
  * L2, measured slower in every arrangement tried. */
 #define KP_STREAMS 2
-#define KP_PREFETCH 0
 _Static_assert(KP_STREAMS == 2, "kp_gemm dispatches 1 or 2 streams");
 
 /* Generation: one token times ng (1..KP_STREAMS) groups read side by side,
@@ -423,8 +422,7 @@ INLINE void kp_streams(enum kp_kind kind, int ng, int64_t nb, const uint8_t *con
 #pragma GCC unroll 2
         for (int g = 0; g < ng; g++)
             for (size_t off = 0; off < blk; off += 64)
-                _mm_prefetch((const char *)group[g] + (size_t)b * blk + KP_PREFETCH + off,
-                             _MM_HINT_T0);
+                _mm_prefetch((const char *)group[g] + (size_t)b * blk + off, _MM_HINT_T0);
 #pragma GCC unroll 2
         for (int g = 0; g < ng; g++) {
             const uint8_t *p = group[g] + (size_t)b * blk;
