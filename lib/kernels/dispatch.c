@@ -36,47 +36,10 @@ LLP_DECLARE_GEMMS(avx512)
     __VA_ARGS__                                                                \
 }
 
-/* The avx512 set's legacy types use the one-output-per-lane kernels of
- * lanes_avx512.c (512-bit vectors, 16 rows or row-token pairs per pass). */
-#define LANES_GEMM(name) \
-    void llp_gemm_##name##_lanes512(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t);
-LANES_GEMM(q4_0)
-LANES_GEMM(q4_1)
-LANES_GEMM(q5_0)
-LANES_GEMM(q5_1)
-LANES_GEMM(q8_0)
-
-/* Batches of 8+ tokens of those types go to the repacked-tile kernels of
- * packed_avx512.c instead (which call the lane kernels below that). */
-#define PACKED_GEMM(name) \
-    void llp_gemm_##name##_packed512(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t);
-PACKED_GEMM(q4_0)
-PACKED_GEMM(q4_1)
-PACKED_GEMM(q5_0)
-PACKED_GEMM(q5_1)
-PACKED_GEMM(q8_0)
-
-/* Its products on packed weights (packed_avx512.c, layout in kernels.h). */
-#define PACKED_W_GEMM(name) \
-    void llp_gemm_packed_##name##_avx512(int64_t, const void *, int, const void *, size_t, int, float *, int64_t);
-PACKED_W_GEMM(q4_0)
-PACKED_W_GEMM(q4_1)
-PACKED_W_GEMM(q5_0)
-PACKED_W_GEMM(q5_1)
-PACKED_W_GEMM(q8_0)
-/* And on packed K-quant weights (kpacked_avx512.c). */
-PACKED_W_GEMM(q2_k)
-PACKED_W_GEMM(q3_k)
-PACKED_W_GEMM(q4_k)
-PACKED_W_GEMM(q5_k)
-PACKED_W_GEMM(q6_k)
-
-/* Its Q2_K, Q4_K, Q5_K and Q6_K use the same style in klanes_avx512.c. */
-void llp_gemm_q2_k_klanes512(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t);
-void llp_gemm_q4_k_klanes512(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t);
-void llp_gemm_q5_k_klanes512(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t);
-void llp_gemm_q6_k_klanes512(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t);
-
+/* The avx512 set's legacy types use packed_avx512.c's batch entries (lane
+ * kernels of lanes_avx512.c below 8 tokens), its Q2_K and Q4_K-Q6_K the
+ * lane kernels of klanes_avx512.c, and every quantized type has a product
+ * on packed weights (declared in kernels.h). */
 const llp_kernel_set llp_kernels_avx2 = X86_SET(avx2, avx2, avx2);
 const llp_kernel_set llp_kernels_avx512 = X86_SET(avx512, packed512, klanes512,
     .gemm_packed = {

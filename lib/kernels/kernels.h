@@ -217,6 +217,35 @@ int llp_kernels_select(const char *name);
     void llp_quantize_q8_32_##isa(const float *, void *, int64_t); \
     void llp_quantize_q8_256_##isa(const float *, void *, int64_t);
 
+/* The avx512 set's entry points beyond LLP_DECLARE_GEMMS: lane kernels
+ * (lanes_avx512.c, klanes_avx512.c), batch entries for unpacked legacy
+ * weights (packed_avx512.c), and products on packed weights
+ * (packed_avx512.c, kpacked_avx512.c). */
+#define LLP_DECLARE_AVX512_GEMM(name, suffix) \
+    void llp_gemm_##name##_##suffix(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t);
+#define LLP_DECLARE_AVX512_PACKED(name) \
+    void llp_gemm_packed_##name##_avx512(int64_t, const void *, int, const void *, size_t, int, float *, int64_t);
+#define LLP_DECLARE_AVX512_LEGACY(suffix)                                      \
+    LLP_DECLARE_AVX512_GEMM(q4_0, suffix) LLP_DECLARE_AVX512_GEMM(q4_1, suffix) \
+    LLP_DECLARE_AVX512_GEMM(q5_0, suffix) LLP_DECLARE_AVX512_GEMM(q5_1, suffix) \
+    LLP_DECLARE_AVX512_GEMM(q8_0, suffix)
+LLP_DECLARE_AVX512_LEGACY(lanes512)
+LLP_DECLARE_AVX512_LEGACY(packed512)
+LLP_DECLARE_AVX512_GEMM(q2_k, klanes512)
+LLP_DECLARE_AVX512_GEMM(q4_k, klanes512)
+LLP_DECLARE_AVX512_GEMM(q5_k, klanes512)
+LLP_DECLARE_AVX512_GEMM(q6_k, klanes512)
+LLP_DECLARE_AVX512_PACKED(q4_0)
+LLP_DECLARE_AVX512_PACKED(q4_1)
+LLP_DECLARE_AVX512_PACKED(q5_0)
+LLP_DECLARE_AVX512_PACKED(q5_1)
+LLP_DECLARE_AVX512_PACKED(q8_0)
+LLP_DECLARE_AVX512_PACKED(q2_k)
+LLP_DECLARE_AVX512_PACKED(q3_k)
+LLP_DECLARE_AVX512_PACKED(q4_k)
+LLP_DECLARE_AVX512_PACKED(q5_k)
+LLP_DECLARE_AVX512_PACKED(q6_k)
+
 /* ---- scale unpacking shared by all sets -------------------------------- */
 
 /* Q4_K / Q5_K: the 8 6-bit scales and 8 6-bit mins of scales[12]. */
