@@ -240,14 +240,20 @@ static void matmul_quantized(llp_pool *pool, uint32_t type, const void *W, bool 
                              int64_t n_in, int64_t n_out, const float *X, int64_t n_tok,
                              float *Y);
 
+/* Abort with a message when `who` is handed weights it cannot multiply:
+ * a type without kernels, or packed weights of a type without a layout. */
+static void require_type(const char *who, uint32_t type, bool packed)
+{
+    if (packed ? llp_pack_supported(type) : llp_matmul_supports(type)) return;
+    fprintf(stderr, "llamapipe: %s: unsupported weight type %s%s\n", who,
+            llp_type_name(type), packed ? " (packed)" : "");
+    abort();
+}
+
 void llp_matmul(llp_pool *pool, uint32_t type, const void *W, int64_t n_in,
                 int64_t n_out, const float *X, int64_t n_tok, float *Y)
 {
-    if (!llp_matmul_supports(type)) {
-        fprintf(stderr, "llamapipe: llp_matmul: unsupported weight type %s\n",
-                llp_type_name(type));
-        abort();
-    }
+    require_type("llp_matmul", type, false);
     if (n_out <= 0 || n_tok <= 0) return;
     if (n_tok >= SGEMM_MIN_TOKENS && llp_act_format_for(type) == LLP_ACT_F32 &&
         n_in <= INT32_MAX && n_out <= INT32_MAX && n_tok <= INT32_MAX &&
@@ -289,11 +295,7 @@ void *llp_matmul_pack(uint32_t type, const void *W, int64_t n_in, int64_t n_out)
 void llp_matmul_packed(llp_pool *pool, uint32_t type, const void *P, int64_t n_in,
                        int64_t n_out, const float *X, int64_t n_tok, float *Y)
 {
-    if (!llp_pack_supported(type)) {
-        fprintf(stderr, "llamapipe: llp_matmul_packed: no packed layout for %s\n",
-                llp_type_name(type));
-        abort();
-    }
+    require_type("llp_matmul_packed", type, true);
     if (n_out <= 0 || n_tok <= 0) return;
     matmul_quantized(pool, type, P, true, n_in, n_out, X, n_tok, Y);
 }
@@ -415,11 +417,7 @@ void llp_matmul_many(llp_pool *pool, const llp_matmul_op *ops, int n_ops, int64_
     size_t stride[LLP_ACT_Q8_256 + 1] = { 0 };
     many_job m = { .n_jobs = n_ops };
     for (int i = 0; i < n_ops; i++) {
-        if (ops[i].packed ? !llp_pack_supported(ops[i].type) : !llp_matmul_supports(ops[i].type)) {
-            fprintf(stderr, "llamapipe: llp_matmul_many: unsupported weight type %s\n",
-                    llp_type_name(ops[i].type));
-            abort();
-        }
+        require_type("llp_matmul_many", ops[i].type, ops[i].packed);
         int f = llp_act_format_for(ops[i].type);
         if (!A[f]) A[f] = activations(pool, ks, ops[i].type, X, n_in, n_tok, &stride[f]);
         int64_t n = plan_job(&m.job[i], ks, llp_pool_size(pool), ops[i].type, ops[i].W,

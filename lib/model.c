@@ -167,55 +167,55 @@ static void pack_weight(llp_weight *w, bool drop_original)
     if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+/* Every matrix the forward pass multiplies: 7 per layer, then the output
+ * head. out holds 7 * n_layers + 1 pointers (fewer when layers is not yet
+ * allocated); returns the count. */
+static int model_matrices(llp_model *m, llp_weight **out)
+{
+    int n = 0;
+    for (int l = 0; m->layers && l < m->cfg.n_layers; l++) {
+        llp_layer *L = &m->layers[l];
+        llp_weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down };
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) out[n++] = ws[i];
+    }
+    out[n++] = &m->output;
+    return n;
+}
+
 typedef struct {
-    llp_weight **w;     /* 7 per layer and the output head */
-    bool *drop;
+    llp_model *m;
+    llp_weight **w;
 } pack_job;
 
 static void pack_task(void *ctx, int task, int n_tasks)
 {
     pack_job *j = ctx;
-    pack_weight(j->w[task], j->drop[task]);
+    llp_weight *w = j->w[task];
+    pack_weight(w, !(w == &j->m->output && j->m->output_tied));
 }
 
 /* Every matrix the forward pass multiplies, packed (unless LLP_NO_PACK=1, or
- * the kernel set in use has no packed products),
- * one matrix per task on a pool of the physical cores. */
+ * the kernel set in use has no packed products), one matrix per task on a
+ * pool of the physical cores. */
 static void pack_weights(llp_model *m)
 {
     const char *off = getenv("LLP_NO_PACK");
     if (off && *off && strcmp(off, "0") != 0) return;
-    size_t cap = 7 * (size_t)m->cfg.n_layers + 1;
-    pack_job job = { llp_calloc(cap, sizeof *job.w), llp_calloc(cap, sizeof *job.drop) };
-    pack_job *j = &job;
-    int n = 0;
-    for (int l = 0; l < m->cfg.n_layers; l++) {
-        llp_layer *L = &m->layers[l];
-        llp_weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down };
-        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
-            j->w[n] = ws[i];
-            j->drop[n++] = true;
-        }
-    }
-    j->w[n] = &m->output;
-    j->drop[n++] = !m->output_tied;
-    llp_pool *pool = n > 1 ? llp_pool_new(llp_physical_cores()) : NULL;
-    llp_pool_run(pool, pack_task, j, n);
+    pack_job j = { m, llp_calloc(7 * (size_t)m->cfg.n_layers + 1, sizeof *j.w) };
+    int n = model_matrices(m, j.w);
+    llp_pool *pool = llp_pool_new(llp_physical_cores());
+    llp_pool_run(pool, pack_task, &j, n);
     llp_pool_free(pool);
-    free(job.w);
-    free(job.drop);
+    free(j.w);
 }
 
 static void unpack_weights(llp_model *m)
 {
-    if (m->layers)
-        for (int l = 0; l < m->cfg.n_layers; l++) {
-            llp_layer *L = &m->layers[l];
-            llp_weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up,
-                                 &L->w_down };
-            for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) free(ws[i]->packed);
-        }
-    free(m->output.packed);
+    /* Also called on a model whose loading failed part way: no layers yet. */
+    llp_weight **ws = llp_calloc(7 * (size_t)(m->layers ? m->cfg.n_layers : 0) + 1, sizeof *ws);
+    int n = model_matrices(m, ws);
+    for (int i = 0; i < n; i++) free(ws[i]->packed);
+    free(ws);
 }
 
 llp_model *llp_model_from_gguf(gguf_file *file, llp_err *err)
