@@ -39,31 +39,10 @@
 #include "threads.h"
 #include "util.h"
 #include "tap.h"
+#include "rng.h"
 #include "kernels/kernels.h"
 
 #include <stdint.h>
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-static uint32_t rng_u32(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
-
-/* Uniform in [-1, 1). */
-static float rng_float(void)
-{
-    return (float)((int32_t)rng_u32()) / 2147483648.0f;
-}
-
-/* Roughly Gaussian (sum of four uniforms), unit-ish scale. */
-static float rng_normal(void)
-{
-    return rng_float() + rng_float() + rng_float() + rng_float();
-}
 
 static uint16_t random_scale(float lo, float hi)
 {

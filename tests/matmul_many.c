@@ -12,20 +12,11 @@
 #include "threads.h"
 #include "util.h"
 #include "tap.h"
+#include "rng.h"
 #include "kernels/kernels.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static float rng_float(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (float)((rng_state >> 40) & 0xffffff) / (float)0x1000000 - 0.5f;
-}
 
 static void *quantized(uint32_t type, int64_t n_in, int64_t n_out)
 {
@@ -33,7 +24,7 @@ static void *quantized(uint32_t type, int64_t n_in, int64_t n_out)
     uint8_t *w = llp_malloc(row * (size_t)n_out);
     float *x = llp_malloc(sizeof(float) * (size_t)n_in);
     for (int64_t r = 0; r < n_out; r++) {
-        for (int64_t i = 0; i < n_in; i++) x[i] = 0.1f * rng_float();
+        for (int64_t i = 0; i < n_in; i++) x[i] = 0.05f * rng_float();
         llp_quantize_row(type, x, w + (size_t)r * row, n_in);
     }
     free(x);
