@@ -150,9 +150,7 @@ static void quant_task(void *ctx, int task, int n_tasks)
 
 typedef struct {
     llp_gemm_fn gemm;
-    bool is_packed;                 /* W is packed (row chunks of whole groups) */
-    llp_gemm_packed_fn packed;      /* the set's kernel for it, or NULL: scalar */
-    uint32_t type;
+    llp_gemm_packed_fn packed;      /* set when W is packed (row chunks of whole groups) */
     int64_t n_in, n_out, n_tok;
     const uint8_t *W;
     size_t w_stride;
@@ -169,16 +167,11 @@ static void gemm_task(void *ctx, int task, int n_tasks)
     int64_t t0 = (task / j->n_row_chunks) * j->tok_chunk;
     int64_t nr = j->n_out - r0 < j->row_chunk ? j->n_out - r0 : j->row_chunk;
     int64_t nt = j->n_tok - t0 < j->tok_chunk ? j->n_tok - t0 : j->tok_chunk;
-    if (j->is_packed) {
-        /* Packed: row chunks start at a group; its data at r0 rows' worth. */
-        const void *P = j->W + (size_t)r0 * j->w_stride;
-        if (j->packed)
-            j->packed(j->n_in, P, (int)nr, j->A + (size_t)t0 * j->a_stride, j->a_stride,
-                      (int)nt, j->Y + t0 * j->n_out + r0, j->n_out);
-        else
-            llp_gemm_packed_scalar(j->type, j->n_in, P, (int)nr,
-                                   j->A + (size_t)t0 * j->a_stride, j->a_stride, (int)nt,
-                                   j->Y + t0 * j->n_out + r0, j->n_out);
+    if (j->packed) {
+        /* A packed group of 16 rows is as long as 16 rows: r0 rows' worth in. */
+        j->packed(j->n_in, j->W + (size_t)r0 * j->w_stride, (int)nr,
+                  j->A + (size_t)t0 * j->a_stride, j->a_stride, (int)nt,
+                  j->Y + t0 * j->n_out + r0, j->n_out);
         return;
     }
     j->gemm(j->n_in, j->W + (size_t)r0 * j->w_stride, j->w_stride, (int)nr,
@@ -271,7 +264,10 @@ size_t llp_matmul_packed_bytes(uint32_t type, int64_t n_in, int64_t n_out)
 
 bool llp_matmul_prefers_packed(uint32_t type)
 {
-    return llp_pack_supported(type) && llp_kernels_current()->gemm_packed[type] != NULL;
+    /* The scalar set multiplies either layout as slowly, so packing would
+     * only cost load time; the avx2 set has no packed products. */
+    const llp_kernel_set *ks = llp_kernels_current();
+    return llp_pack_supported(type) && ks != &llp_kernels_scalar && ks->gemm_packed[type];
 }
 
 void *llp_matmul_pack(uint32_t type, const void *W, int64_t n_in, int64_t n_out)
@@ -338,8 +334,8 @@ static int64_t plan_job(gemm_job *j, const llp_kernel_set *ks, int n_threads, ui
 {
     *j = (gemm_job){
         .gemm = ks->gemm[type] ? ks->gemm[type] : llp_kernels_scalar.gemm[type],
-        .packed = packed ? ks->gemm_packed[type] : NULL,
-        .is_packed = packed, .type = type,
+        .packed = !packed ? NULL : ks->gemm_packed[type] ? ks->gemm_packed[type]
+                                                         : llp_kernels_scalar.gemm_packed[type],
         .n_in = n_in, .n_out = n_out, .n_tok = n_tok,
         .W = W, .w_stride = llp_row_size(type, n_in), .Y = Y,
         .A = A, .a_stride = a_stride,

@@ -43,8 +43,8 @@ void llp_matmul(llp_pool *pool, uint32_t type, const void *W, int64_t n_in,
  * (free() it), or NULL when the type has no packed layout. */
 void *llp_matmul_pack(uint32_t type, const void *W, int64_t n_in, int64_t n_out);
 size_t llp_matmul_packed_bytes(uint32_t type, int64_t n_in, int64_t n_out);
-/* True when the kernel set in use has its own product on packed weights of
- * this type (the AVX-512 set has them); other sets would multiply packed
+/* True when the kernel set in use has a SIMD product on packed weights of
+ * this type (the AVX-512 set has them); the others would multiply packed
  * weights with the scalar code, so models are packed only when this holds. */
 bool llp_matmul_prefers_packed(uint32_t type);
 /* Y = X * W^T with W given packed by llp_matmul_pack. */

@@ -174,17 +174,23 @@ size_t llp_packed_bytes(uint32_t type, int64_t n_in, int64_t n_out);
 /* Repack rows 0 .. n_out-1 of W (n_in values each) into dst
  * (llp_packed_bytes long). */
 void llp_pack_rows(uint32_t type, const void *W, int64_t n_in, int64_t n_out, void *dst);
-/* The scalar set's product on packed weights of any supported type. */
-void llp_gemm_packed_scalar(uint32_t type, int64_t n, const void *P, int n_rows,
-                            const void *A, size_t a_stride, int n_tok, float *Y,
-                            int64_t y_stride);
+/* The scalar set's products on packed weights (pack.c), one per type. */
+#define LLP_DECLARE_PACKED(name, suffix) \
+    void llp_gemm_packed_##name##_##suffix(int64_t, const void *, int, const void *, size_t, int, float *, int64_t);
+#define LLP_DECLARE_PACKED_ALL(suffix)                                         \
+    LLP_DECLARE_PACKED(q4_0, suffix) LLP_DECLARE_PACKED(q4_1, suffix)          \
+    LLP_DECLARE_PACKED(q5_0, suffix) LLP_DECLARE_PACKED(q5_1, suffix)          \
+    LLP_DECLARE_PACKED(q8_0, suffix) LLP_DECLARE_PACKED(q2_k, suffix)          \
+    LLP_DECLARE_PACKED(q3_k, suffix) LLP_DECLARE_PACKED(q4_k, suffix)          \
+    LLP_DECLARE_PACKED(q5_k, suffix) LLP_DECLARE_PACKED(q6_k, suffix)
+LLP_DECLARE_PACKED_ALL(scalar)
 
 typedef struct llp_kernel_set {
     const char *name;                      /* "scalar", "avx2", "avx512" */
     llp_quantize_act_fn quantize_q8_32;
     llp_quantize_act_fn quantize_q8_256;
     llp_gemm_fn gemm[LLP_TYPE_COUNT];      /* NULL: type not handled */
-    llp_gemm_packed_fn gemm_packed[LLP_TYPE_COUNT];   /* NULL: the scalar one */
+    llp_gemm_packed_fn gemm_packed[LLP_TYPE_COUNT];   /* NULL: the scalar set's */
 } llp_kernel_set;
 
 extern const llp_kernel_set llp_kernels_scalar;   /* kernels/scalar.c */
@@ -223,8 +229,6 @@ int llp_kernels_select(const char *name);
  * (packed_avx512.c, kpacked_avx512.c). */
 #define LLP_DECLARE_AVX512_GEMM(name, suffix) \
     void llp_gemm_##name##_##suffix(int64_t, const void *, size_t, int, const void *, size_t, int, float *, int64_t);
-#define LLP_DECLARE_AVX512_PACKED(name) \
-    void llp_gemm_packed_##name##_avx512(int64_t, const void *, int, const void *, size_t, int, float *, int64_t);
 #define LLP_DECLARE_AVX512_LEGACY(suffix)                                      \
     LLP_DECLARE_AVX512_GEMM(q4_0, suffix) LLP_DECLARE_AVX512_GEMM(q4_1, suffix) \
     LLP_DECLARE_AVX512_GEMM(q5_0, suffix) LLP_DECLARE_AVX512_GEMM(q5_1, suffix) \
@@ -235,16 +239,7 @@ LLP_DECLARE_AVX512_GEMM(q2_k, klanes512)
 LLP_DECLARE_AVX512_GEMM(q4_k, klanes512)
 LLP_DECLARE_AVX512_GEMM(q5_k, klanes512)
 LLP_DECLARE_AVX512_GEMM(q6_k, klanes512)
-LLP_DECLARE_AVX512_PACKED(q4_0)
-LLP_DECLARE_AVX512_PACKED(q4_1)
-LLP_DECLARE_AVX512_PACKED(q5_0)
-LLP_DECLARE_AVX512_PACKED(q5_1)
-LLP_DECLARE_AVX512_PACKED(q8_0)
-LLP_DECLARE_AVX512_PACKED(q2_k)
-LLP_DECLARE_AVX512_PACKED(q3_k)
-LLP_DECLARE_AVX512_PACKED(q4_k)
-LLP_DECLARE_AVX512_PACKED(q5_k)
-LLP_DECLARE_AVX512_PACKED(q6_k)
+LLP_DECLARE_PACKED_ALL(avx512)
 
 /* ---- scale unpacking shared by all sets -------------------------------- */
 

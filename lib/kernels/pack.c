@@ -437,12 +437,31 @@ static void gemm_packed_k(uint32_t type, int64_t n, const void *P, int n_rows,
     }
 }
 
-void llp_gemm_packed_scalar(uint32_t type, int64_t n, const void *P, int n_rows,
-                            const void *A, size_t a_stride, int n_tok, float *Y,
-                            int64_t y_stride)
+static void gemm_packed_scalar(uint32_t type, int64_t n, const void *P, int n_rows,
+                               const void *A, size_t a_stride, int n_tok, float *Y,
+                               int64_t y_stride)
 {
     if (is_k_type(type))
         gemm_packed_k(type, n, P, n_rows, A, a_stride, n_tok, Y, y_stride);
     else
         gemm_packed_legacy(type, n, P, n_rows, A, a_stride, n_tok, Y, y_stride);
 }
+
+/* The scalar set's table entries (kernels/scalar.c): one per type. */
+#define SCALAR_PACKED(name, type)                                              \
+    void llp_gemm_packed_##name##_scalar(int64_t n, const void *P, int n_rows, \
+                                         const void *A, size_t a_stride,       \
+                                         int n_tok, float *Y, int64_t y_stride) \
+    {                                                                          \
+        gemm_packed_scalar(type, n, P, n_rows, A, a_stride, n_tok, Y, y_stride); \
+    }
+SCALAR_PACKED(q4_0, LLP_Q4_0)
+SCALAR_PACKED(q4_1, LLP_Q4_1)
+SCALAR_PACKED(q5_0, LLP_Q5_0)
+SCALAR_PACKED(q5_1, LLP_Q5_1)
+SCALAR_PACKED(q8_0, LLP_Q8_0)
+SCALAR_PACKED(q2_k, LLP_Q2_K)
+SCALAR_PACKED(q3_k, LLP_Q3_K)
+SCALAR_PACKED(q4_k, LLP_Q4_K)
+SCALAR_PACKED(q5_k, LLP_Q5_K)
+SCALAR_PACKED(q6_k, LLP_Q6_K)

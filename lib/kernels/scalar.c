@@ -383,4 +383,12 @@ const llp_kernel_set llp_kernels_scalar = {
         [LLP_Q4_K] = gemm_q4_k_scalar, [LLP_Q5_K] = gemm_q5_k_scalar,
         [LLP_Q6_K] = gemm_q6_k_scalar,
     },
+    .gemm_packed = {   /* pack.c */
+        [LLP_Q4_0] = llp_gemm_packed_q4_0_scalar, [LLP_Q4_1] = llp_gemm_packed_q4_1_scalar,
+        [LLP_Q5_0] = llp_gemm_packed_q5_0_scalar, [LLP_Q5_1] = llp_gemm_packed_q5_1_scalar,
+        [LLP_Q8_0] = llp_gemm_packed_q8_0_scalar,
+        [LLP_Q2_K] = llp_gemm_packed_q2_k_scalar, [LLP_Q3_K] = llp_gemm_packed_q3_k_scalar,
+        [LLP_Q4_K] = llp_gemm_packed_q4_k_scalar, [LLP_Q5_K] = llp_gemm_packed_q5_k_scalar,
+        [LLP_Q6_K] = llp_gemm_packed_q6_k_scalar,
+    },
 };
