@@ -375,29 +375,33 @@ int main(void)
         ok(!llp_pack_supported(LLP_F16) && llp_matmul_pack(LLP_F16, NULL, 256, 16) == NULL,
            "a type without a packed layout is not packed");
 
-        /* Generation reads several groups side by side (memory streams):
-         * one task over 1000 rows (63 groups, the last padded) covers full
-         * sets of streams and every remainder. */
+        /* Generation reads up to 8 groups side by side (memory streams).
+         * Without a pool one task takes 90% of the groups and a second the
+         * rest (matmul.c), so 16g - 5 rows for g = 1 .. 10 (the last group
+         * padded) give tasks of every group count from 1 to 9, and 1000
+         * rows (63 groups) full sets of streams with remainders. */
         for (size_t ti = 0; ti < sizeof packable / sizeof packable[0]; ti++) {
             uint32_t type = packable[ti];
-            int64_t n_in = 256, rows = 1000;
-            uint8_t *W = make_weights(type, n_in, rows, 1);
-            void *P = llp_matmul_pack(type, W, n_in, rows);
-            float *X = llp_malloc(sizeof(float) * (size_t)n_in);
-            for (int64_t i = 0; i < n_in; i++) X[i] = rng_normal();
-            float *want = llp_malloc(sizeof(float) * (size_t)rows);
-            float *got = llp_malloc(sizeof(float) * (size_t)rows);
-            llp_matmul_set_kernels("scalar");
-            llp_matmul(NULL, type, W, n_in, rows, X, 1, want);
-            for (int s = 0; s < 3; s++) {
-                if (llp_matmul_set_kernels(sets[s]) != 0) continue;
-                memset(got, 0xff, sizeof(float) * (size_t)rows);
-                llp_matmul_packed(NULL, type, P, n_in, rows, X, 1, got);
-                ok(memcmp(got, want, sizeof(float) * (size_t)rows) == 0,
-                   "%s %s 1000 rows x 1 token in one task: packed equals scalar bit for bit",
-                   sets[s], llp_type_name(type));
+            for (int g = 1; g <= 11; g++) {
+                int64_t n_in = 256, rows = g <= 10 ? 16 * g - 5 : 1000;
+                uint8_t *W = make_weights(type, n_in, rows, 1);
+                void *P = llp_matmul_pack(type, W, n_in, rows);
+                float *X = llp_malloc(sizeof(float) * (size_t)n_in);
+                for (int64_t i = 0; i < n_in; i++) X[i] = rng_normal();
+                float *want = llp_malloc(sizeof(float) * (size_t)rows);
+                float *got = llp_malloc(sizeof(float) * (size_t)rows);
+                llp_matmul_set_kernels("scalar");
+                llp_matmul(NULL, type, W, n_in, rows, X, 1, want);
+                for (int s = 0; s < 3; s++) {
+                    if (llp_matmul_set_kernels(sets[s]) != 0) continue;
+                    memset(got, 0xff, sizeof(float) * (size_t)rows);
+                    llp_matmul_packed(NULL, type, P, n_in, rows, X, 1, got);
+                    ok(memcmp(got, want, sizeof(float) * (size_t)rows) == 0,
+                       "%s %s %lld rows x 1 token: packed equals scalar bit for bit",
+                       sets[s], llp_type_name(type), (long long)rows);
+                }
+                free(W); free(P); free(X); free(want); free(got);
             }
-            free(W); free(P); free(X); free(want); free(got);
         }
     }
 

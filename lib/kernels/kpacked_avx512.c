@@ -25,10 +25,10 @@
  *     acc += da * (d * (float)isum - dm * (float)msum),
  *     so results equal the scalar set's bit for bit (tests/kernels_vs_ref.c).
  * A group of rows streams from memory as one sequential run. For one or two
- * tokens (generation) every cache line of a super-block is requested at
- * its start, before the code that reads them: on 1.1B Q4_K_M with 2
- * threads that measured ~4% faster than prefetching 256 to 1024 bytes
- * further ahead, and faster still than no software prefetch.
+ * tokens every cache line of a super-block is requested at its start,
+ * before the code that reads them (faster than prefetching 256 bytes to a
+ * super-block further ahead, and than no software prefetch); generation
+ * reads KP_STREAMS groups side by side.
  */
 #define LLP_ISA avx512
 #include "kernels/x86_common.h"
@@ -82,18 +82,19 @@ INLINE __m512i kp_select(__m512i a, __m512i b, __m512i c)
 }
 
 /* vpshufb index moving bytes b[0..3] (-1: zero) of each dword to its bytes
- * 0..3. */
+ * 0..3. Straight-line so that, inlined with constant arguments, it folds to
+ * a constant: built with a loop it was recomputed on every call, a dozen
+ * times per super-block (Q4_K generation 30 -> 39 GB/s per core from L2). */
+#define KP_IDX_BYTE(b, q) ((uint32_t)((b) < 0 ? 0x80 : 4 * (q) + (b)))
+#define KP_IDX_DWORD(b0, b1, b2, b3, q)                                       \
+    (int32_t)(KP_IDX_BYTE(b0, q) | KP_IDX_BYTE(b1, q) << 8 |                  \
+              KP_IDX_BYTE(b2, q) << 16 | KP_IDX_BYTE(b3, q) << 24)
 INLINE __m512i kp_byte_index(int b0, int b1, int b2, int b3)
 {
-    const int b[4] = { b0, b1, b2, b3 };
-    int32_t dw[4];
-    for (int q = 0; q < 4; q++) {
-        uint32_t v = 0;
-        for (int i = 0; i < 4; i++)
-            v |= (uint32_t)(b[i] < 0 ? 0x80 : 4 * q + b[i]) << (8 * i);
-        dw[q] = (int32_t)v;
-    }
-    return _mm512_broadcast_i32x4(_mm_setr_epi32(dw[0], dw[1], dw[2], dw[3]));
+    return _mm512_broadcast_i32x4(_mm_setr_epi32(KP_IDX_DWORD(b0, b1, b2, b3, 0),
+                                                 KP_IDX_DWORD(b0, b1, b2, b3, 1),
+                                                 KP_IDX_DWORD(b0, b1, b2, b3, 2),
+                                                 KP_IDX_DWORD(b0, b1, b2, b3, 3)));
 }
 
 /* Byte i of each dword, sign-extended. */
@@ -398,16 +399,16 @@ INLINE void kp_tokens(enum kp_kind kind, int nt, int64_t nb, const uint8_t *grou
     }
 }
 
-/* Groups a generation pass reads side by side (two memory streams per
- * core), and where each super-block's lines are requested: all of both
- * groups' super-blocks b, before either is multiplied. Measured on 1.1B
- * shapes, 2 threads, tg32: Q4_K_M 1 stream 42.5 tok/s, 2 streams 45 with
- * each group's lines requested just before its own product, 3 or more
- * streams 33-43; pure Q4_K 45.2 -> 47.6-48.4 when both groups' lines go
- * first. Requesting lines 1-2 KB or a whole super-block ahead, into L1 or
- * L2, measured slower in every arrangement tried. */
-#define KP_STREAMS 2
-_Static_assert(KP_STREAMS == 2, "kp_gemm dispatches 1 or 2 streams");
+/* Groups a generation pass reads side by side, and where each
+ * super-block's lines are requested: all of every group's super-block b,
+ * before any is multiplied. Measured on 1.1B shapes, 2 threads, tg32, once
+ * the products ran at 40-47 GB/s per core from L2 (kp_byte_index folded):
+ * Q4_K_M 2 streams 41.6-42.6 tok/s, 3 42.0-45.9, 4 44.1-45.3, 6 45.5-46.3,
+ * 8 44.2-46.3; pure Q6_K best at 4-6. Requesting the next super-block's
+ * lines instead of the current one's measured 38.4-39.9 (4 and 2 streams),
+ * and earlier trials of 1-2 KB ahead, into L1 or L2, were slower too. */
+#define KP_STREAMS 6
+_Static_assert(KP_STREAMS >= 1 && KP_STREAMS <= 8, "kp_gemm dispatches 1 to 8 streams");
 
 /* Generation: one token times ng (1..KP_STREAMS) groups read side by side,
  * super-block b of every group in turn; acc[g] lane r = dot(row r of
@@ -416,14 +417,14 @@ INLINE void kp_streams(enum kp_kind kind, int ng, int64_t nb, const uint8_t *con
                        const llp_act_q8_256 *const *act, __m512 *acc)
 {
     const size_t blk = KP_ROWS * kp_bytes(kind);
-#pragma GCC unroll 2
+#pragma GCC unroll 8
     for (int g = 0; g < ng; g++) acc[g] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-#pragma GCC unroll 2
+#pragma GCC unroll 8
         for (int g = 0; g < ng; g++)
             for (size_t off = 0; off < blk; off += 64)
                 _mm_prefetch((const char *)group[g] + (size_t)b * blk + off, _MM_HINT_T0);
-#pragma GCC unroll 2
+#pragma GCC unroll 8
         for (int g = 0; g < ng; g++) {
             const uint8_t *p = group[g] + (size_t)b * blk;
             if (kind == KP_Q6_K)
@@ -450,8 +451,16 @@ INLINE void kp_gemm(enum kp_kind kind, int64_t n, const void *P, int n_rows,
             for (int g = 0; g < ng; g++)
                 group[g] = (const uint8_t *)P + (size_t)(r0 / KP_ROWS + g) * group_bytes;
             __m512 acc[KP_STREAMS];
-            if (ng == 2) kp_streams(kind, 2, nb, group, act, acc);
-            else kp_streams(kind, 1, nb, group, act, acc);
+            switch (ng) {
+            case 8: kp_streams(kind, 8, nb, group, act, acc); break;
+            case 7: kp_streams(kind, 7, nb, group, act, acc); break;
+            case 6: kp_streams(kind, 6, nb, group, act, acc); break;
+            case 5: kp_streams(kind, 5, nb, group, act, acc); break;
+            case 4: kp_streams(kind, 4, nb, group, act, acc); break;
+            case 3: kp_streams(kind, 3, nb, group, act, acc); break;
+            case 2: kp_streams(kind, 2, nb, group, act, acc); break;
+            default: kp_streams(kind, 1, nb, group, act, acc); break;
+            }
             for (int g = 0; g < ng; g++) {
                 int rg = r0 + g * KP_ROWS;
                 __mmask16 keep = n_rows - rg >= KP_ROWS ? (__mmask16)0xffff
