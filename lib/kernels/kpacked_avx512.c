@@ -408,7 +408,7 @@ INLINE void kp_tokens(enum kp_kind kind, int nt, int64_t nb, const uint8_t *grou
  * lines instead of the current one's measured 38.4-39.9 (4 and 2 streams),
  * and earlier trials of 1-2 KB ahead, into L1 or L2, were slower too. */
 #define KP_STREAMS 6
-_Static_assert(KP_STREAMS >= 1 && KP_STREAMS <= 8, "kp_gemm dispatches 1 to 8 streams");
+_Static_assert(KP_STREAMS >= 1 && KP_STREAMS <= 6, "kp_gemm dispatches 1 to 6 streams");
 
 /* Generation: one token times ng (1..KP_STREAMS) groups read side by side,
  * super-block b of every group in turn; acc[g] lane r = dot(row r of
@@ -452,8 +452,6 @@ INLINE void kp_gemm(enum kp_kind kind, int64_t n, const void *P, int n_rows,
                 group[g] = (const uint8_t *)P + (size_t)(r0 / KP_ROWS + g) * group_bytes;
             __m512 acc[KP_STREAMS];
             switch (ng) {
-            case 8: kp_streams(kind, 8, nb, group, act, acc); break;
-            case 7: kp_streams(kind, 7, nb, group, act, acc); break;
             case 6: kp_streams(kind, 6, nb, group, act, acc); break;
             case 5: kp_streams(kind, 5, nb, group, act, acc); break;
             case 4: kp_streams(kind, 4, nb, group, act, acc); break;
