@@ -11,10 +11,12 @@
  * weight byte is read once, and every chunk a thread starts costs a ramp-up
  * of its memory streams. So each thread takes one long chunk covering its
  * share of GEN_HEAD_PERCENT of the rows, and the rest is cut into
- * GEN_TAIL_TASKS chunks per thread that whichever thread is ahead claims
- * (evening out a slower or interrupted core). Measured on 1.1B shapes, 2
- * threads, tg32, against 4 equal chunks per thread: Q4_K 29.0 -> 29.0-30.2
- * GB/s, Q6_K 28.6-29.0 -> 29.5-29.6, Q4_0 32.0 -> 32.3-32.7. Prompt batches are bound by
+ * GEN_TAIL_TASKS chunks per thread that whichever thread is ahead claims.
+ * That evens out small differences between cores; a core interrupted for
+ * longer than a tail chunk delays the product, the price of fewer stream
+ * restarts. Measured on 1.1B shapes, 2 threads, tg32, against 4 equal
+ * chunks per thread: Q4_K 29.0 -> 29.0-30.2 GB/s, Q6_K 28.6-29.0 ->
+ * 29.5-29.6, Q4_0 32.0 -> 32.3-32.7. Prompt batches are bound by
  * arithmetic: rows are cut into chunks of about CHUNK_BYTES of weights (they
  * stay in L2 while the kernel walks TOKEN_CHUNK tokens over them, four
  * tokens per unpacked block), and tokens into chunks of TOKEN_CHUNK.
