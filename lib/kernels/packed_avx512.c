@@ -63,15 +63,6 @@ INLINE int pk_has_m(enum pk_kind kind)
     return kind == P_Q4_1 || kind == P_Q5_1;
 }
 
-INLINE void pk_store(int nt, const __m512 *acc, int n_rows, int r0, int t0, float *Y,
-                     int64_t y_stride)
-{
-    __mmask16 keep = n_rows - r0 >= PK_ROWS ? (__mmask16)0xffff
-                                            : (__mmask16)((1u << (n_rows - r0)) - 1);
-    for (int t = 0; t < nt; t++)
-        _mm512_mask_storeu_ps(Y + (int64_t)(t0 + t) * y_stride + r0, keep, acc[t]);
-}
-
 /* ---- products on weights packed at load (kernels.h, pack.c) ------------- */
 
 /* Offsets in a packed 16-row block (kernels.h). */
@@ -208,7 +199,7 @@ INLINE void pw_gemm(enum pk_kind kind, int64_t n, const void *P, int n_rows,
             default: pw_streams(kind, 1, nb, group, act, acc); break;
             }
             for (int g = 0; g < ng; g++)
-                pk_store(1, &acc[g], n_rows, r0 + g * PK_ROWS, 0, Y, y_stride);
+                store_row_group(1, &acc[g], n_rows, r0 + g * PK_ROWS, 0, Y, y_stride);
         }
         return;
     }
@@ -231,7 +222,7 @@ INLINE void pw_gemm(enum pk_kind kind, int64_t n, const void *P, int n_rows,
             case 2: pw_tokens(kind, 2, nb, group, act, acc); break;
             default: pw_tokens(kind, 1, nb, group, act, acc); break;
             }
-            pk_store(nt, acc, n_rows, r0, t0, Y, y_stride);
+            store_row_group(nt, acc, n_rows, r0, t0, Y, y_stride);
         }
     }
 }

@@ -1,8 +1,8 @@
 /*
  * x86_common.h — helpers shared by the x86 kernel bodies (x86_legacy.inc,
  * x86_kquants.inc): horizontal sums, the unsigned-by-signed byte dot
- * product, and the naming macro that gives each compiled copy its ISA
- * suffix.
+ * product, the naming macro that gives each compiled copy its ISA suffix,
+ * and (AVX-512 files) the store of 16-row results of the packed products.
  *
  * Not for: inclusion outside the lib/kernels/ files ending _avx2.c and
  * _avx512.c (they get the target flags). Each of those files defines LLP_ISA (avx2 or avx512)
@@ -93,5 +93,19 @@ INLINE __m256i quantize32(const float *x, __m256 id, int *sum_lo, int *sum_hi)
     __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
     return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
+
+#ifdef __AVX512F__
+/* The packed products' results (kernels.h: 16 rows per group, one per
+ * lane): acc[t] holds rows r0 .. r0+15 of token t0 + t; rows from n_rows on
+ * (a padded last group) are not stored. */
+INLINE void store_row_group(int nt, const __m512 *acc, int n_rows, int r0, int t0, float *Y,
+                            int64_t y_stride)
+{
+    __mmask16 keep = n_rows - r0 >= LLP_PACK_ROWS ? (__mmask16)0xffff
+                                                  : (__mmask16)((1u << (n_rows - r0)) - 1);
+    for (int t = 0; t < nt; t++)
+        _mm512_mask_storeu_ps(Y + (int64_t)(t0 + t) * y_stride + r0, keep, acc[t]);
+}
+#endif
 
 #endif
