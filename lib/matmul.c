@@ -352,24 +352,21 @@ static int64_t plan_job(gemm_job *j, const llp_kernel_set *ks, int n_threads, ui
         .W = W, .w_stride = llp_row_size(type, n_in), .Y = Y,
         .A = A, .a_stride = a_stride,
     };
-    /* Row chunks are whole packed groups, or whole rows. */
+    /* Row chunks are whole packed groups, or multiples of the unpacked
+     * kernels' 4-row tile. */
     const int64_t unit = packed ? LLP_PACK_ROWS : 4;
     if (n_tok <= TILE_MAX_GEN) {
-        /* One long chunk per thread over GEN_HEAD_PERCENT of the rows, the
-         * rest in GEN_TAIL_TASKS smaller chunks per thread that whichever
-         * thread finishes first takes. */
-        j->tok_chunk = n_tok;
+        /* In units: one head chunk per thread over GEN_HEAD_PERCENT of the
+         * rows, the rest in GEN_TAIL_TASKS chunks per thread. The head
+         * chunks never reach the last unit, so the tail is never empty. */
         int64_t units = ceil_div(n_out, unit);
         int64_t head = units * GEN_HEAD_PERCENT / 100 / n_threads;
-        if (head > 0) {
-            j->n_head = n_threads;
-            j->head_rows = head * unit;
-        }
-        int64_t rest = units - j->n_head * head;
-        j->row_chunk = ceil_div(rest, (int64_t)n_threads * GEN_TAIL_TASKS) * unit;
-        if (j->row_chunk < unit) j->row_chunk = unit;
-        int64_t tail_rows = n_out - j->n_head * j->head_rows;
-        j->n_row_chunks = j->n_head + (tail_rows > 0 ? ceil_div(tail_rows, j->row_chunk) : 0);
+        int64_t tail = ceil_div(units - head * n_threads, (int64_t)n_threads * GEN_TAIL_TASKS);
+        j->tok_chunk = n_tok;
+        j->n_head = head > 0 ? n_threads : 0;
+        j->head_rows = head * unit;
+        j->row_chunk = tail * unit;
+        j->n_row_chunks = j->n_head + ceil_div(n_out - j->n_head * j->head_rows, j->row_chunk);
         return j->n_row_chunks;
     }
     j->tok_chunk = TOKEN_CHUNK;
