@@ -185,10 +185,14 @@ static int run_decode(llp_cli *cli, tok_task *t)
     wo.n_output_columns = 1;
     wo.text_fn = print_decoded;
     wo.text_ctx = t;
-    wr = llp_writer_open(&wo, &err);
-    if (!wr) goto fatal;
+    /* The writer opens after the first record is checked, so a refused run
+     * writes nothing (not even a CSV header). A line of ids has no fields of
+     * its own: its `text` is the ids, which the decoded text replaces. */
+    llp_format in_format = llp_reader_format(rd);
+    bool check_clash = wo.format != LLP_FMT_TEXT && in_format != LLP_FMT_LINES &&
+                       in_format != LLP_FMT_DOC;
 
-    long n_failed = 0;
+    long n_failed = 0, n_written = 0;
     int rc;
     llp_record *rec;
     while ((rc = llp_reader_next(rd, &rec, &err)) == 1) {
@@ -203,6 +207,25 @@ static int run_decode(llp_cli *cli, tok_task *t)
         }
         char *text = NULL;
         size_t text_len = 0;
+        /* The decoded text never replaces an input field (a tokenize
+         * output's own `text`): pass --into, as in every tool. */
+        const char *clash = !check_clash || rec->error ? NULL
+                            : llp_record_field_clash(rec, cols, 1);
+        if (clash && n_written == 0) {
+            int code = llp_cli_usage_error(cli, "%s: input field '%s' is also a field %s adds; "
+                                           "pass --into NAME to give the added fields other names",
+                                           rec->where, clash, cli->tool);
+            llp_record_free(rec);
+            llp_reader_close(rd);
+            return code;
+        }
+        if (!wr && !(wr = llp_writer_open(&wo, &err))) {
+            llp_record_free(rec);
+            goto fatal;
+        }
+        if (clash)
+            llp_record_fail(rec, "input field '%s' is also a field %s adds; pass --into NAME "
+                            "to give the added fields other names", clash, cli->tool);
         if (!rec->error) {
             llp_tokens v = { 0 };
             char msg[256];
@@ -218,6 +241,7 @@ static int run_decode(llp_cli *cli, tok_task *t)
         t->decoded = text ? text : "";
         t->decoded_len = text_len;
         int w = llp_writer_write(wr, rec, &err);
+        n_written++;
         free(text);
         llp_record_free(rec);
         if (w == LLP_WRITE_CLOSED) {
@@ -227,6 +251,7 @@ static int run_decode(llp_cli *cli, tok_task *t)
         if (w < 0) goto fatal;
     }
     if (rc < 0) goto fatal;
+    if (!wr && !(wr = llp_writer_open(&wo, &err))) goto fatal;
     if (llp_writer_close(wr, &err) == LLP_WRITE_FAILED) {
         wr = NULL;
         goto fatal;

@@ -86,6 +86,12 @@ struct llp_batch {
     char params_hash[LLP_HASH_HEX];
     const char *model_fp;
     llp_reader *reader;      /* NULL when the tool gives texts */
+    llp_record *first;       /* the first record, read ahead to check its
+                                fields before any work; NULL once taken */
+    bool check_clash;        /* the output carries the input fields (not
+                                --out text): an added field may not have
+                                the name of an input field */
+    bool usage;              /* b->err is a usage error (exit 2) */
     int next_text;           /* next of tool->texts to read */
     llp_writer *writer;
     llp_progress *progress;
@@ -218,6 +224,20 @@ static void progress_update(llp_batch *b, bool force)
                         force);
 }
 
+static void fail_clash(const llp_batch *b, llp_record *rec, const char *name)
+{
+    llp_record_fail(rec, "input field '%s' is also a field %s adds; pass --into NAME "
+                    "to give the added fields other names", name, b->name);
+}
+
+/* The first output column the record already has as an input field. */
+static const char *column_clash(const llp_batch *b, const llp_record *rec)
+{
+    if (!b->check_clash || rec->error) return NULL;
+    return llp_record_field_clash(rec, b->tool->output_columns,
+                                  b->tool->n_output_columns);
+}
+
 /* Finish one record: merge its fields or error, buffer its item, write it.
  * Once the pipe is closed, records are still buffered but not written. */
 static void finish_entry(llp_batch *b, group_entry *e, double ms_each)
@@ -241,6 +261,17 @@ static void finish_entry(llp_batch *b, group_entry *e, double ms_each)
         tout = e->result.tokens_out;
         b->counts.tokens_in += tin;
         b->counts.tokens_out += tout;
+    }
+    if (fields && !rec->error && b->check_clash) {
+        /* The tool added a field its output columns do not list: the same
+         * rule as take_record's, checked on what is really added. */
+        const char *name;
+        json_t *value;
+        json_object_foreach(fields, name, value)
+            if (json_object_get(rec->fields, name)) {
+                fail_clash(b, rec, name);
+                break;
+            }
     }
     if (fields && !rec->error) add_fields(rec, fields);
     if (rec->error) b->counts.n_failed++;
@@ -314,6 +345,8 @@ static int take_record(llp_batch *b, llp_record *rec)
     e->key.model_fp = b->model_fp;
     e->key.params_hash = b->params_hash;
     input_hash(b, rec, e->key.input_hash);
+    const char *clash = column_clash(b, rec);
+    if (clash) fail_clash(b, rec, clash);
     if (rec->error) return 0;
     if (!b->cli->no_cache) {
         int hit = llp_store_cache_get(b->store, &e->key, &e->cached_fields,
@@ -372,6 +405,25 @@ static json_t *effective_params(const llp_cli *cli, const json_t *params)
     return p;
 }
 
+/* Read the first record ahead: if it has a field the tool would add (a
+ * gold-labelled CSV's own `label`), the whole run is refused as a usage
+ * error before anything is written, stored or computed. An --out text run
+ * writes only what the tool adds, so nothing can be replaced there (auto
+ * never resolves to text). */
+static int check_first_record(llp_batch *b)
+{
+    b->check_clash = b->cli->out != LLP_FMT_TEXT;
+    if (!b->reader) return 0;
+    if (llp_reader_next(b->reader, &b->first, &b->err) < 0) return -1;
+    const char *clash = b->first ? column_clash(b, b->first) : NULL;
+    if (!clash) return 0;
+    llp_err_set(&b->err, "%s: input field '%s' is also a field %s adds; pass "
+                "--into NAME to give the added fields other names",
+                b->first->where, clash, b->name);
+    b->usage = true;
+    return -1;
+}
+
 static int open_inputs(llp_batch *b)
 {
     const llp_cli *cli = b->cli;
@@ -390,6 +442,7 @@ static int open_inputs(llp_batch *b)
         wo.input_format = llp_reader_format(b->reader);
         wo.input_columns = llp_reader_columns(b->reader, &wo.n_input_columns);
     }
+    if (check_first_record(b)) return -1;
     wo.format = cli->out;
     wo.output_columns = b->tool->output_columns;
     wo.n_output_columns = b->tool->n_output_columns;
@@ -426,7 +479,14 @@ static int open_store(llp_batch *b, int argc, char **argv)
 /* The next input record: from the tool's in-memory texts, else the reader. */
 static int next_record(llp_batch *b, llp_record **rec)
 {
-    if (b->tool->n_texts <= 0) return llp_reader_next(b->reader, rec, &b->err);
+    if (b->tool->n_texts <= 0) {
+        if (b->first) {
+            *rec = b->first;
+            b->first = NULL;
+            return 1;
+        }
+        return llp_reader_next(b->reader, rec, &b->err);
+    }
     if (b->next_text >= b->tool->n_texts) return 0;
     int i = b->next_text++;
     char id[32], where[48];
@@ -487,6 +547,7 @@ static void batch_free(llp_batch *b)
 {
     for (int i = 0; i < b->n_group; i++) entry_free(&b->group[i]);
     pending_clear(b);
+    llp_record_free(b->first);
     free(b->pending);
     free(b->group);
     llp_reader_close(b->reader);
@@ -513,10 +574,12 @@ int llp_batch_run(const llp_cli *cli, const llp_batch_tool *tool, int argc,
     b.started = b.last_commit = llp_now();
 
     if (open_inputs(&b) || open_store(&b, argc, argv)) {
-        llp_error(b.name, "%s", b.err.msg);
+        int code = LLP_EXIT_FATAL;
+        if (b.usage) code = llp_cli_usage_error(cli, "%s", b.err.msg);
+        else llp_error(b.name, "%s", b.err.msg);
         if (b.writer) llp_writer_close(b.writer, NULL);
         batch_free(&b);
-        return LLP_EXIT_FATAL;
+        return code;
     }
 
     saved_signals saved;

@@ -124,6 +124,15 @@ char *llp_output_name(const char *into, const char *primary, const char *field)
     return s;
 }
 
+const char *llp_record_field_clash(const llp_record *r, const char *const *names,
+                                  size_t n)
+{
+    if (!r || !json_is_object(r->fields)) return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (names[i] && json_object_get(r->fields, names[i])) return names[i];
+    return NULL;
+}
+
 bool llp_shard_match(const char *id, int k, int n)
 {
     if (n <= 1) return true;

@@ -129,6 +129,13 @@ json_t *llp_json_string(const char *s, size_t n);
  * Newly allocated; the caller frees it. */
 char *llp_output_name(const char *into, const char *primary, const char *field);
 
+/* The first of names[0..n) that is already a field of the record, or NULL.
+ * A tool's added fields never replace an input field (a gold `label`
+ * column, a `summary` the user wrote): the record loop refuses the run, or
+ * fails the record, when this finds one (docs/errors.md, "name clashes"). */
+const char *llp_record_field_clash(const llp_record *r, const char *const *names,
+                                   size_t n);
+
 /* --shard K/N: true when the record with this id belongs to shard k of n
  * (xxh64 of the id, seed 0, modulo n). Every tool and llp-run use this one
  * function, so the same id lands in the same shard everywhere. */

@@ -62,6 +62,9 @@ printf '{"id":"1","text":"ok"}\n[1,2,3]\n' > array.jsonl
 printf '{"id":"1","text":""}\n' > empty-text.jsonl
 printf '{"id":"1","body":"x"}\n{"id":"2","text":"no body"}\n' > fields.jsonl
 ln -sf loop loop
+# added fields that clash with input fields
+printf 'id,text,label\n1,fine,pos\n' > gold.csv
+printf '{"id":"1","text":"one"}\n{"id":"2","text":"two","tokens":[1]}\n' > clash-later.jsonl
 # pipelines (llp-run)
 printf 'version: 1\ninput: {stdin: true}\nsteps: [\n' > syntax.yaml
 printf 'version: 2\ninput: {stdin: true}\nsteps:\n  - tokenize: {}\n' > version2.yaml
