@@ -167,6 +167,10 @@ int llp_generate_ids(llp_generator *g, const int32_t *ids_in, int n_in, const ll
     bool *want = llp_malloc(sizeof(bool) * (size_t)n_batch);
     int rc = 0;
     for (int done = 0; done < n && rc == 0; ) {
+        if (hooks->should_stop && hooks->should_stop()) {
+            rc = LLP_GEN_STOPPED;
+            break;
+        }
         int chunk = n - done < n_batch ? n - done : n_batch;
         for (int i = 0; i < chunk; i++) {
             pos[i] = done + i;
@@ -191,6 +195,12 @@ int llp_generate_ids(llp_generator *g, const int32_t *ids_in, int n_in, const ll
     res->stop = "length";
     while (rc == 0) {
         if (budget >= 0 && res->tokens_out >= budget) break;
+        /* a stop request abandons the completion at the next token: a
+         * long generation must not hold up Ctrl-C until its budget ends */
+        if (hooks->should_stop && hooks->should_stop()) {
+            rc = LLP_GEN_STOPPED;
+            break;
+        }
         if (p >= n_ctx) break;
         int32_t next = llp_sampler_sample(g->sampler, row);
         llp_sampler_accept(g->sampler, next);
@@ -246,7 +256,8 @@ int llp_generate_ids(llp_generator *g, const int32_t *ids_in, int n_in, const ll
     free(fitted);
     if (rc != 0) {
         free(text.s);
-        return -1;
+        memset(res, 0, sizeof *res);
+        return rc == LLP_GEN_STOPPED ? LLP_GEN_STOPPED : -1;
     }
     res->text = text.s;
     res->len = text.len;
