@@ -25,6 +25,7 @@ struct llp_writer {
     bool        cols_fixed;    /* in_cols decided (given, or from first record) */
     char      **out_cols;      /* owned: the tool's output columns */
     size_t      n_out;
+    json_t     *col_set;       /* owned: in_cols and out_cols as keys, for lookups */
     bool        header_done;
     llp_text_fn text_fn;
     void       *text_ctx;
@@ -159,15 +160,18 @@ static void put_value(llp_writer *w, const llp_record *r, const char *name)
 }
 
 /* The first field of r that has no column, or NULL. */
-static const char *field_without_column(const llp_writer *w, const llp_record *r)
+static const char *field_without_column(llp_writer *w, const llp_record *r)
 {
+    if (!w->col_set) {
+        w->col_set = json_object();
+        for (size_t i = 0; i < w->n_in; i++) json_object_set_new(w->col_set, w->in_cols[i], json_true());
+        for (size_t i = 0; i < w->n_out; i++) json_object_set_new(w->col_set, w->out_cols[i], json_true());
+        json_object_set_new(w->col_set, "error", json_true());
+    }
     const char *key;
     json_t *val;
-    json_object_foreach(r->fields, key, val) {
-        if (strcmp(key, "error") != 0 && !in_list(w->in_cols, w->n_in, key) &&
-            !in_list(w->out_cols, w->n_out, key))
-            return key;
-    }
+    json_object_foreach(r->fields, key, val)
+        if (!json_object_get(w->col_set, key)) return key;
     return NULL;
 }
 
@@ -330,6 +334,7 @@ int llp_writer_close(llp_writer *w, llp_err *err)
     for (size_t i = 0; i < w->n_out; i++) free(w->out_cols[i]);
     free(w->in_cols);
     free(w->out_cols);
+    json_decref(w->col_set);
     free(w->name);
     free(w);
     return rc;
