@@ -181,6 +181,7 @@ static int run_decode(llp_cli *cli, tok_task *t)
     wo.format = cli->out == LLP_FMT_AUTO ? LLP_FMT_TEXT : cli->out;
     wo.input_format = llp_reader_format(rd);
     wo.input_columns = llp_reader_columns(rd, &wo.n_input_columns);
+    wo.reader = rd;
     wo.output_columns = cols;
     wo.n_output_columns = 1;
     wo.text_fn = print_decoded;

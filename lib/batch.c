@@ -594,6 +594,7 @@ static int open_inputs(llp_batch *b)
         if (!b->reader) return -1;
         wo.input_format = llp_reader_format(b->reader);
         wo.input_columns = llp_reader_columns(b->reader, &wo.n_input_columns);
+        wo.reader = b->reader;   /* CSV/TSV out: every input's columns */
     }
     if (check_first_record(b)) return -1;
     wo.format = cli->out;

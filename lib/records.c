@@ -6,6 +6,7 @@
  * (records_write.c) records.
  */
 #include "records.h"
+#include "records_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,6 +70,28 @@ json_t *llp_json_string(const char *s, size_t n)
     return j;
 }
 
+void record_set_bytes(llp_record *r, const char *name, const char *s, size_t n)
+{
+    json_t *value = llp_json_string(s, n);
+    json_object_set_new(r->fields, name, value);
+    if (llp_utf8_valid(s, n)) return;
+    r->raw = llp_realloc(r->raw, (r->n_raw + 1) * sizeof *r->raw);
+    llp_raw_field *f = &r->raw[r->n_raw++];
+    f->name = llp_strdup(name);
+    /* Holding a reference keeps the address from being reused by a value a
+     * tool puts in its place, so "still holds value" cannot be fooled. */
+    f->value = json_incref(value);
+    f->bytes = llp_strndup(s, n);
+    f->len = n;
+}
+
+const llp_raw_field *record_raw(const llp_record *r, const char *name, const json_t *value)
+{
+    for (size_t i = 0; i < r->n_raw; i++)
+        if (r->raw[i].value == value && strcmp(r->raw[i].name, name) == 0) return &r->raw[i];
+    return NULL;
+}
+
 void llp_record_add(llp_record *r, const char *name, json_t *value)
 {
     json_object_set_new(r->fields, name, value);
@@ -98,8 +121,8 @@ llp_record *llp_record_new(const char *id, const char *text, size_t text_len,
     r->text = llp_strndup(text, text_len);
     r->text_len = text_len;
     r->where = llp_strdup(where);
-    json_object_set_new(r->fields, "id", llp_json_string(id, strlen(id)));
-    json_object_set_new(r->fields, "text", llp_json_string(text, text_len));
+    record_set_bytes(r, "id", id, strlen(id));
+    record_set_bytes(r, "text", text, text_len);
     return r;
 }
 
@@ -107,6 +130,12 @@ void llp_record_free(llp_record *r)
 {
     if (!r) return;
     json_decref(r->fields);
+    for (size_t i = 0; i < r->n_raw; i++) {
+        free(r->raw[i].name);
+        json_decref(r->raw[i].value);
+        free(r->raw[i].bytes);
+    }
+    free(r->raw);
     free(r->id);
     free(r->text);
     free(r->where);

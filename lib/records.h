@@ -25,11 +25,25 @@
  *
  * Bytes: record->text holds the input bytes unchanged (a tokenizer falls back
  * to byte tokens for invalid UTF-8), while every string stored in
- * record->fields is valid UTF-8 (invalid sequences become U+FFFD), so JSON
- * output is always valid.
+ * record->fields is valid UTF-8 (invalid sequences become U+FFFD, one per
+ * maximal invalid subsequence), so JSON output and the store's JSON are
+ * always valid. The bytes of a field that are not valid UTF-8 are kept
+ * beside it (record->raw), and the CSV/TSV writer writes those instead, so
+ * every input field, the text included, comes back byte for byte in CSV and
+ * TSV (CR, LF and CRLF inside quotes too); JSONL output, which must be
+ * UTF-8, has the U+FFFD.
  *
- * Per-record problems (a ragged CSV row, a JSONL line that is not an object,
- * empty text, a NUL byte) never stop the reader: the record comes back with
+ * Malformed CSV/TSV (records_csv.c has the grammar): a quoted field never
+ * closed, text after a closing quote, in CSV a quote inside an unquoted
+ * field, or a row past LLP_CSV_MAX_RECORD bytes or LLP_CSV_MAX_FIELDS
+ * fields is a failed record located at the line where the row starts
+ * ("in.csv:2: quoted field 2 is never closed (the input ends inside it)"),
+ * and reading goes on from that row's second line, so the rows after a
+ * stray quote are read as rows, not absorbed into a field. A malformed
+ * header is fatal.
+ *
+ * Per-record problems (a ragged or malformed CSV row, a JSONL line that is
+ * not an object, empty text, a NUL byte) never stop the reader: the record comes back with
  * record->error set ("reviews.csv:17: row has 3 fields, header has 4") and
  * the tool passes it on untouched. A record whose input already carries a
  * non-empty `error` field (failed upstream in a pipe) comes back with that
@@ -87,6 +101,17 @@ int llp_format_parse_out(const char *s, llp_format *out, llp_err *err);
 
 /* ---- records ---------------------------------------------------------- */
 
+/* An input field whose bytes are not valid UTF-8: record->fields holds it
+ * with U+FFFD, and these are its bytes, written by the CSV/TSV writer while
+ * the field still holds `value` (a tool that replaces the field replaces
+ * its bytes too). */
+typedef struct llp_raw_field {
+    char   *name;     /* owned */
+    json_t *value;    /* a reference: the repaired string in fields */
+    char   *bytes;    /* owned, len bytes (NUL-terminated) */
+    size_t  len;
+} llp_raw_field;
+
 typedef struct llp_record {
     json_t *fields;   /* object, owned: input fields in input order, then the
                          fields a tool added; all strings valid UTF-8 */
@@ -97,6 +122,8 @@ typedef struct llp_record {
     char   *where;    /* owned: "reviews.csv:17", "stdin:3", "docs/a.md" */
     char   *error;    /* owned, NULL when fine; messages start with `where` */
     long    ordinal;  /* 1-based position in the whole input */
+    llp_raw_field *raw;  /* owned: the input fields that are not valid UTF-8 */
+    size_t  n_raw;
 } llp_record;
 
 /* Add (or replace) field `name` with `value`, taking the reference (like
@@ -143,6 +170,14 @@ bool llp_shard_match(const char *id, int k, int n);
 
 /* ---- reader ----------------------------------------------------------- */
 
+/* CSV/TSV limits: a row (its bytes as read, quotes included) of more than
+ * LLP_CSV_MAX_RECORD bytes or more than LLP_CSV_MAX_FIELDS fields is a
+ * malformed row. Far past any real record, they stop a quote that is never
+ * closed from reading the rest of a large file into one field. Longer
+ * texts belong in documents (--in doc) or JSONL. */
+#define LLP_CSV_MAX_RECORD (16 << 20)
+#define LLP_CSV_MAX_FIELDS 65536
+
 typedef struct llp_reader_opts {
     llp_format  format;        /* LLP_FMT_AUTO: detect per input */
     char *const *paths;        /* positional inputs: files or directories */
@@ -183,6 +218,18 @@ llp_format llp_reader_format(const llp_reader *r);
  * no_header), else NULL with *n = 0. Owned by the reader. */
 char *const *llp_reader_columns(const llp_reader *r, size_t *n);
 
+/* Every input's columns, for a CSV/TSV header that loses none (owned by the
+ * reader, never NULL on success; NULL with err on a read error or a
+ * malformed header): in the
+ * order first seen, each CSV/TSV input's header, the fields of every record
+ * of each JSONL file (a first pass over the file), id and text for lines
+ * and documents. Stdin cannot be read twice: its header, or for JSONL the
+ * fields of its first record (read ahead, and returned by llp_reader_next
+ * as usual). From the first call on, a JSONL record with a field outside
+ * these columns comes back failed, naming the field, rather than lose it
+ * in CSV. */
+char *const *llp_reader_all_columns(llp_reader *r, size_t *n, llp_err *err);
+
 /* Records returned so far, and files skipped as binary. */
 long llp_reader_count(const llp_reader *r);
 long llp_reader_skipped(const llp_reader *r);
@@ -210,7 +257,10 @@ typedef struct llp_writer_opts {
     llp_format   format;            /* LLP_FMT_AUTO: CSV if input_format is
                                        CSV, TSV if TSV, else JSONL */
     llp_format   input_format;      /* from llp_reader_format() */
-    char *const *input_columns;     /* CSV/TSV header from llp_reader_columns();
+    llp_reader  *reader;            /* the reader of the records written, or
+                                       NULL: CSV/TSV output takes its input
+                                       columns from llp_reader_all_columns() */
+    char *const *input_columns;     /* without a reader: the input columns;
                                        NULL: taken from the first record */
     size_t       n_input_columns;
     const char *const *output_columns; /* the fields the tool adds, after
@@ -230,9 +280,12 @@ typedef struct llp_writer_opts {
  *          the output columns, and always a last `error` column (empty when
  *          fine; an input `error` column is folded into it). Missing values
  *          are empty, strings are written as they are, other JSON values as
- *          compact JSON, fields quoted only when they must be (RFC 4180).
- *          Fields not in the columns (later files with other headers) are
- *          not written.
+ *          compact JSON, fields quoted only when they must be (RFC 4180),
+ *          input fields that are not valid UTF-8 as their bytes (see
+ *          "Bytes"). No field is dropped: with a reader, the columns are
+ *          every input's (llp_reader_all_columns), and any record that is
+ *          not failed yet has a field outside the columns is a write error
+ *          (LLP_WRITE_FAILED) naming the record and the field.
  *   text   llp_writer_opts.text_fn.
  * Opening ignores SIGPIPE for the process, so a closed pipe is seen as EPIPE
  * by the writer rather than killing the tool mid-batch. */

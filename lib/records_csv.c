@@ -1,175 +1,328 @@
 /*
- * records_csv.c — splitting CSV/TSV input into rows of fields, with line
- * numbers for messages.
+ * records_csv.c — splitting CSV/TSV input into rows of fields, byte for
+ * byte, with the line each row starts on, and telling a malformed row from
+ * a good one.
  *
  * Not for: headers, columns or records (records_read.c maps rows onto the
  * header and builds records), or writing CSV (records_write.c).
  *
- * Why libcsv: it is a small, long-stable C library in Debian (libcsv-dev)
- * that implements RFC 4180 fully — quoted fields holding delimiters, doubled
- * quotes and newlines, CR/LF/CRLF row ends — through a streaming callback API
- * with no limit on field or row length, which is exactly what a filter over
- * large files needs. Strict mode stays off so that the sloppy CSV found in
- * the wild (a stray quote inside an unquoted field, text after a closing
- * quote) is read as best it can be rather than rejected; a row that comes
- * out with the wrong number of fields is then reported on that record.
- * libcsv's default of trimming spaces and tabs around unquoted fields is
- * turned off: in RFC 4180 spaces are part of the field, and in TSV a tab is
- * the delimiter.
+ * The grammar is RFC 4180's, with ',' (CSV) or a tab (TSV) between fields:
+ *   - a field that starts with '"' is quoted: it runs to the next '"' that
+ *     is not doubled, and may hold delimiters, CR, LF and "" (one quote);
+ *   - outside quotes a row ends at LF, CRLF or a lone CR; lines with nothing
+ *     on them are no rows;
+ *   - every other byte is kept as it is: no spaces trimmed (in RFC 4180
+ *     they belong to the field), no line ends changed inside quotes, NUL
+ *     and invalid UTF-8 passed on for the record layer to judge.
  *
- * TSV is the same parser with a tab delimiter, so quoted fields work there
- * too (as spreadsheets and Python's csv module write them).
+ * A row that breaks the grammar comes back with csv_row.error set (and the
+ * fields before the break); it is never merged into its neighbours:
+ *   - a quoted field still open at the end of the input;
+ *   - anything but a delimiter or a line end after a closing quote
+ *     (`"abc"def`);
+ *   - CSV only: a quote inside an unquoted field (`say "hi"`). TSV written
+ *     by databases and `cut` holds such quotes as plain text, so in TSV it
+ *     is an ordinary byte;
+ *   - a row of more than LLP_CSV_MAX_RECORD bytes or LLP_CSV_MAX_FIELDS
+ *     fields (records.h): an unclosed quote would otherwise take the rest
+ *     of a large file into one field, in memory.
+ * Reading then goes on from the line after the bad row's first line. The
+ * usual cause is one stray or missing quote, and its neighbours are then
+ * read as the rows they were written as; lines that really were the inside
+ * of a field come out as rows that are checked like any other (most are
+ * ragged, and reported). So one bad row costs no good ones, and nothing is
+ * absorbed without a message.
+ *
+ * Why our own parser rather than libcsv (used before): libcsv's strict mode
+ * is all or nothing (TSV needs a literal quote mid-field and still an error
+ * for text after a closing quote), it does not say which rule a row broke,
+ * and it cannot go back to a row's second line to read on.
  */
+#include "records.h"
 #include "records_internal.h"
 
-#include <csv.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* libcsv's parser state when it sits between rows (ROW_NOT_BEGUN in
- * libcsv.c). The field is public in struct csv_parser; we read it to learn on
- * which line a row begins. */
-#define CSV_STATE_BETWEEN_ROWS 0
+enum { CSV_CHUNK = 64 * 1024 };
+
+/* Where the parser is inside the current row. */
+enum csv_state {
+    AT_FIELD_START,   /* before the first byte of a field */
+    IN_UNQUOTED,      /* inside a field that did not start with a quote */
+    IN_QUOTED,        /* inside a quoted field */
+    AFTER_QUOTE,      /* just after a quote inside a quoted field: the end,
+                         or the first of a doubled quote */
+};
 
 struct csv_input {
     llp_source *src;
-    struct csv_parser parser;
-    bool   eof;             /* src exhausted and csv_fini called */
-    /* the row being assembled by the callbacks */
-    csv_row *cur;
-    size_t   cur_cap;
-    /* finished rows, oldest first: queue[head..n) */
-    csv_row **queue;
-    size_t   head, n, cap;
-    /* read buffer: buf[pos..len) not yet fed to the parser */
-    char    *buf;
-    size_t   pos, len;
-    long     line;          /* line number of the next byte fed */
-    long     row_line;      /* line where the row being assembled began */
+    char   delim;
+    bool   literal_quotes;  /* TSV: a quote inside an unquoted field is a byte */
+    /* Raw bytes: buf[start..len) are not yet returned as rows, and
+     * buf[start] is the first byte of the row being read, so a malformed
+     * row can be read again from its second line. buf[pos] is the next byte
+     * to look at. */
+    char  *buf;
+    size_t start, pos, len, cap;
+    bool   eof;             /* src is exhausted */
+    long   line;            /* line number of buf[pos], 1-based */
+    /* The row being built: field bytes, each field followed by a NUL. */
+    char   *data;
+    size_t  data_len, data_cap;
+    size_t *field_start;    /* offset in data of each complete field */
+    size_t  n_fields, fields_cap;
+    size_t  complete_len;   /* data[0..complete_len) are complete fields */
 };
-
-enum { CSV_CHUNK = 64 * 1024 };
-
-static int no_space(unsigned char c) { (void)c; return 0; }
 
 csv_input *csv_input_new(llp_source *src, char delim)
 {
     csv_input *c = llp_calloc(1, sizeof *c);
     c->src = src;
-    /* CSV_APPEND_NULL: every field handed to us is NUL-terminated. */
-    if (csv_init(&c->parser, CSV_APPEND_NULL) != 0) {
-        fputs("llamapipe: error: out of memory (CSV parser)\n", stderr);
-        abort();
-    }
-    csv_set_delim(&c->parser, (unsigned char)delim);
-    csv_set_space_func(&c->parser, no_space);
-    c->buf = llp_malloc(CSV_CHUNK);
+    c->delim = delim;
+    c->literal_quotes = delim == '\t';
     c->line = 1;
-    c->row_line = 1;
     return c;
 }
 
 void csv_row_free(csv_row *r)
 {
     if (!r) return;
-    for (size_t i = 0; i < r->n; i++) free(r->values[i]);
+    free(r->data);
     free(r->values);
     free(r->lens);
+    free(r->error);
     free(r);
 }
 
 void csv_input_free(csv_input *c)
 {
     if (!c) return;
-    csv_free(&c->parser);
-    csv_row_free(c->cur);
-    for (size_t i = c->head; i < c->n; i++) csv_row_free(c->queue[i]);
-    free(c->queue);
     free(c->buf);
+    free(c->data);
+    free(c->field_start);
     free(c);
 }
 
-/* libcsv callback: one field is complete. */
-static void on_field(void *s, size_t len, void *data)
+/* Make buf[pos] available. Returns 1, 0 at the end of the input, -1 with
+ * err on a read error. Bytes before `start` are dropped to make room;
+ * buf[start..] are kept. */
+static int fill(csv_input *c, llp_err *err)
 {
-    csv_input *c = data;
-    if (!c->cur) {
-        c->cur = llp_calloc(1, sizeof *c->cur);
-        c->cur->line = c->row_line;
-        c->cur_cap = 0;
+    if (c->pos < c->len) return 1;
+    if (c->eof) return 0;
+    if (c->start > 0) {
+        memmove(c->buf, c->buf + c->start, c->len - c->start);
+        c->len -= c->start;
+        c->pos -= c->start;
+        c->start = 0;
     }
-    csv_row *r = c->cur;
-    if (r->n == c->cur_cap) {
-        c->cur_cap = c->cur_cap ? c->cur_cap * 2 : 8;
-        r->values = llp_realloc(r->values, c->cur_cap * sizeof *r->values);
-        r->lens = llp_realloc(r->lens, c->cur_cap * sizeof *r->lens);
+    if (c->cap - c->len < CSV_CHUNK) {
+        c->cap = c->cap * 2 > c->len + CSV_CHUNK ? c->cap * 2 : c->len + CSV_CHUNK;
+        c->buf = llp_realloc(c->buf, c->cap);
     }
-    /* s is NULL for an empty field at the very end of input in some libcsv
-     * versions; treat it as "". */
-    r->values[r->n] = llp_strndup(s ? s : "", s ? len : 0);
-    r->lens[r->n] = s ? len : 0;
-    r->n++;
+    ssize_t got = source_read(c->src, c->buf + c->len, CSV_CHUNK, err);
+    if (got < 0) return -1;
+    if (got == 0) {
+        c->eof = true;
+        return 0;
+    }
+    c->len += (size_t)got;
+    return 1;
 }
 
-/* libcsv callback: the row is complete. */
-static void on_row(int term, void *data)
+static void put_byte(csv_input *c, char ch)
 {
-    (void)term;
-    csv_input *c = data;
-    if (!c->cur) return;   /* libcsv reports no fields for blank lines, but be safe */
-    if (c->n == c->cap) {
-        /* Reuse the consumed front of the queue before growing it. */
-        if (c->head > 0) {
-            memmove(c->queue, c->queue + c->head, (c->n - c->head) * sizeof *c->queue);
-            c->n -= c->head;
-            c->head = 0;
-        }
-        if (c->n == c->cap) {
-            c->cap = c->cap ? c->cap * 2 : 16;
-            c->queue = llp_realloc(c->queue, c->cap * sizeof *c->queue);
-        }
+    if (c->data_len == c->data_cap) {
+        c->data_cap = c->data_cap ? c->data_cap * 2 : 256;
+        c->data = llp_realloc(c->data, c->data_cap);
     }
-    c->queue[c->n++] = c->cur;
-    c->cur = NULL;
+    c->data[c->data_len++] = ch;
 }
 
-/* Feed the parser one line's worth of buffered bytes (up to and including
- * the next '\n'), so that line numbers stay exact: a row that begins while
- * the parser is between rows begins on the current line. */
-static int feed_line(csv_input *c, llp_err *err)
+/* Close the field being built. False when the row already holds
+ * LLP_CSV_MAX_FIELDS fields. */
+static bool end_field(csv_input *c, size_t *field_begin)
 {
-    char *start = c->buf + c->pos;
-    size_t avail = c->len - c->pos;
-    char *nl = memchr(start, '\n', avail);
-    size_t n = nl ? (size_t)(nl - start) + 1 : avail;
+    if (c->n_fields == LLP_CSV_MAX_FIELDS) return false;
+    put_byte(c, 0);
+    if (c->n_fields == c->fields_cap) {
+        c->fields_cap = c->fields_cap ? c->fields_cap * 2 : 16;
+        c->field_start = llp_realloc(c->field_start, c->fields_cap * sizeof *c->field_start);
+    }
+    c->field_start[c->n_fields++] = *field_begin;
+    *field_begin = c->complete_len = c->data_len;
+    return true;
+}
 
-    if (c->parser.pstate == CSV_STATE_BETWEEN_ROWS) c->row_line = c->line;
-    if (csv_parse(&c->parser, start, n, on_field, on_row, c) != n)
-        return llp_err_set(err, "%s:%ld: %s", c->src->name, c->line,
-                           csv_strerror(csv_error(&c->parser)));
-    c->pos += n;
-    if (nl) c->line++;
+/* The complete fields built so far as a row starting on `line`. */
+static csv_row *take_row(csv_input *c, long line)
+{
+    csv_row *r = llp_calloc(1, sizeof *r);
+    r->line = line;
+    r->n = c->n_fields;
+    r->data = llp_malloc(c->complete_len ? c->complete_len : 1);
+    memcpy(r->data, c->data, c->complete_len);
+    r->values = llp_calloc(r->n ? r->n : 1, sizeof *r->values);
+    r->lens = llp_calloc(r->n ? r->n : 1, sizeof *r->lens);
+    for (size_t i = 0; i < r->n; i++) {
+        r->values[i] = r->data + c->field_start[i];
+        size_t end = i + 1 < r->n ? c->field_start[i + 1] : c->complete_len;
+        r->lens[i] = end - c->field_start[i] - 1;   /* minus the NUL */
+    }
+    return r;
+}
+
+/* After a malformed row: move on to the line after the row's first line
+ * (its first LF, CRLF or lone CR, quoted or not: the quoting is what
+ * failed). Returns 0, or -1 with err on a read error. */
+static int skip_first_line(csv_input *c, long row_line, llp_err *err)
+{
+    c->pos = c->start;
+    c->line = row_line;
+    for (;;) {
+        int f = fill(c, err);
+        if (f <= 0) return f;
+        char ch = c->buf[c->pos++];
+        if (ch == '\n') {
+            c->line++;
+            break;
+        }
+        if (ch == '\r') {
+            int f = fill(c, err);
+            if (f < 0) return -1;
+            if (f > 0 && c->buf[c->pos] == '\n') {
+                c->pos++;
+                c->line++;
+            }
+            break;
+        }
+        /* A first line longer than the buffer holds: no need to keep it. */
+        if (c->pos == c->len) c->start = c->pos;
+    }
+    c->start = c->pos;
     return 0;
+}
+
+/* A malformed row: the complete fields before the fault, and why; with
+ * say_line, the line of the fault when the row began on an earlier one. */
+static int malformed(csv_input *c, csv_row **row, long row_line, bool say_line,
+                     llp_err *err, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int malformed(csv_input *c, csv_row **row, long row_line, bool say_line,
+                     llp_err *err, const char *fmt, ...)
+{
+    long fault_line = c->line;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (say_line && fault_line != row_line) {
+        size_t n = strlen(msg);
+        snprintf(msg + n, sizeof msg - n, " (on line %ld)", fault_line);
+    }
+    *row = take_row(c, row_line);
+    (*row)->error = llp_strdup(msg);
+    if (skip_first_line(c, row_line, err) < 0) {
+        csv_row_free(*row);
+        *row = NULL;
+        return -1;
+    }
+    return 1;
 }
 
 int csv_input_next(csv_input *c, csv_row **row, llp_err *err)
 {
-    while (c->head == c->n) {
-        if (c->eof) return 0;
-        if (c->pos == c->len) {
-            ssize_t got = source_read(c->src, c->buf, CSV_CHUNK, err);
-            if (got < 0) return -1;
-            if (got == 0) {
-                /* A last row without a newline is completed by csv_fini. */
-                csv_fini(&c->parser, on_field, on_row, c);
-                c->eof = true;
+    *row = NULL;
+    enum csv_state state = AT_FIELD_START;
+    bool begun = false;          /* a byte of the row seen: not a blank line */
+    long row_line = c->line;
+    size_t field_begin = 0;
+    c->n_fields = 0;
+    c->data_len = c->complete_len = 0;
+    c->start = c->pos;
+
+    for (;;) {
+        int f = fill(c, err);
+        if (f < 0) return -1;
+        if (f == 0) {
+            if (!begun) return 0;
+            if (state == IN_QUOTED)
+                return malformed(c, row, row_line, false, err,
+                                 "quoted field %zu is never closed (the input ends inside it)",
+                                 c->n_fields + 1);
+            if (!end_field(c, &field_begin)) goto too_many;
+            *row = take_row(c, row_line);
+            c->start = c->pos;
+            return 1;
+        }
+        if (c->pos - c->start >= LLP_CSV_MAX_RECORD)
+            return malformed(c, row, row_line, false, err,
+                             "record longer than %d MiB, the CSV limit (is a quote never closed?)",
+                             LLP_CSV_MAX_RECORD >> 20);
+        char ch = c->buf[c->pos++];
+        if (ch == '\n') c->line++;
+        bool line_end = ch == '\n' || ch == '\r';
+        if (!begun) {
+            if (line_end) {
+                c->start = c->pos;
+                row_line = c->line;
                 continue;
             }
-            c->pos = 0;
-            c->len = (size_t)got;
+            begun = true;
         }
-        if (feed_line(c, err) < 0) return -1;
+
+        switch (state) {
+        case AT_FIELD_START:
+            if (ch == '"') {
+                state = IN_QUOTED;
+                break;
+            }
+            /* Any other byte is the first of an unquoted field. */
+            state = IN_UNQUOTED;
+            /* fall through */
+        case IN_UNQUOTED:
+            if (ch == c->delim) {
+                if (!end_field(c, &field_begin)) goto too_many;
+                state = AT_FIELD_START;
+            } else if (line_end) {
+                if (!end_field(c, &field_begin)) goto too_many;
+                *row = take_row(c, row_line);
+                c->start = c->pos;
+                return 1;
+            } else if (ch == '"' && !c->literal_quotes) {
+                return malformed(c, row, row_line, true, err,
+                                 "quote inside unquoted field %zu (a field that holds quotes "
+                                 "must be quoted whole, each quote doubled)", c->n_fields + 1);
+            } else {
+                put_byte(c, ch);
+            }
+            break;
+        case IN_QUOTED:
+            if (ch == '"') state = AFTER_QUOTE;
+            else put_byte(c, ch);
+            break;
+        case AFTER_QUOTE:
+            if (ch == '"') {
+                put_byte(c, '"');
+                state = IN_QUOTED;
+            } else if (ch == c->delim) {
+                if (!end_field(c, &field_begin)) goto too_many;
+                state = AT_FIELD_START;
+            } else if (line_end) {
+                if (!end_field(c, &field_begin)) goto too_many;
+                *row = take_row(c, row_line);
+                c->start = c->pos;
+                return 1;
+            } else {
+                return malformed(c, row, row_line, true, err,
+                                 "text after the closing quote of field %zu", c->n_fields + 1);
+            }
+            break;
+        }
     }
-    *row = c->queue[c->head++];
-    return 1;
+too_many:
+    return malformed(c, row, row_line, false, err, "record has more than %d fields, the CSV limit",
+                     LLP_CSV_MAX_FIELDS);
 }

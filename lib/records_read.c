@@ -58,6 +58,14 @@ struct llp_reader {
     char      **first_columns;
     size_t      n_first_columns;
 
+    /* every input's columns, for a CSV/TSV writer (llp_reader_all_columns) */
+    bool        all_known;
+    char      **all_columns;  /* owned, n_all_columns of them, first seen first */
+    size_t      n_all_columns;
+    json_t     *column_set;   /* the same names as keys, for lookups */
+    llp_record **ahead;       /* records read ahead to learn stdin's columns */
+    size_t      n_ahead, ahead_pos;
+
     long ordinal, skipped;
 };
 
@@ -229,40 +237,66 @@ static char *column_list(char **cols, size_t n)
     return s;
 }
 
+/* The column names a CSV/TSV file's first row gives (n of them, owned):
+ * the header, or col1..colN with --no-header. */
+static char **header_names(const llp_reader *r, const csv_row *first)
+{
+    char **cols = llp_calloc(first->n ? first->n : 1, sizeof *cols);
+    for (size_t i = 0; i < first->n; i++) {
+        char name[32];
+        if (r->no_header) {
+            snprintf(name, sizeof name, "col%zu", i + 1);
+            cols[i] = llp_strdup(name);
+            continue;
+        }
+        char *clean = llp_utf8_sanitize(first->values[i], first->lens[i], NULL);
+        /* JSON objects cannot hold a key twice: a repeated header becomes
+         * name_2, name_3, ... so no column is lost. */
+        if (find_column(cols, i, clean) >= 0) {
+            size_t n = strlen(clean) + 24;
+            char *renamed = llp_malloc(n);
+            for (int k = 2;; k++) {
+                snprintf(renamed, n, "%s_%d", clean, k);
+                if (find_column(cols, i, renamed) < 0) break;
+            }
+            free(clean);
+            clean = renamed;
+        }
+        cols[i] = clean;
+    }
+    return cols;
+}
+
+/* The first row of a CSV/TSV input: 1 with *first set, 0 for an empty
+ * input, -1 with err on a read error or a malformed header (without the
+ * header nothing in the file can be read). */
+static int first_row(llp_reader *r, csv_input *csv, const char *name, csv_row **first,
+                     llp_err *err)
+{
+    int rc = csv_input_next(csv, first, err);
+    if (rc <= 0) return rc;
+    if ((*first)->error) {
+        if (r->no_header) return 1;   /* a data row: its record carries the error */
+        llp_err_set(err, "%s:%ld: header: %s", name, (*first)->line, (*first)->error);
+        csv_row_free(*first);
+        *first = NULL;
+        return -1;
+    }
+    return 1;
+}
+
 /* Read the header (or, with --no-header, look at the first row to count the
  * columns) and find the text, id and error columns. */
 static int open_csv(llp_reader *r, llp_err *err)
 {
     r->csv = csv_input_new(&r->src, r->cur_format == LLP_FMT_TSV ? '\t' : ',');
     csv_row *first;
-    int rc = csv_input_next(r->csv, &first, err);
+    int rc = first_row(r, r->csv, r->src.name, &first, err);
     if (rc < 0) return -1;
     if (rc == 0) return 0;   /* empty file: no columns, no records */
 
     r->n_columns = first->n;
-    r->columns = llp_calloc(first->n, sizeof *r->columns);
-    for (size_t i = 0; i < first->n; i++) {
-        char name[32];
-        if (r->no_header) {
-            snprintf(name, sizeof name, "col%zu", i + 1);
-            r->columns[i] = llp_strdup(name);
-            continue;
-        }
-        char *clean = llp_utf8_sanitize(first->values[i], first->lens[i], NULL);
-        /* JSON objects cannot hold a key twice: a repeated header becomes
-         * name_2, name_3, ... so no column is lost. */
-        if (find_column(r->columns, i, clean) >= 0) {
-            size_t n = strlen(clean) + 24;
-            char *renamed = llp_malloc(n);
-            for (int k = 2;; k++) {
-                snprintf(renamed, n, "%s_%d", clean, k);
-                if (find_column(r->columns, i, renamed) < 0) break;
-            }
-            free(clean);
-            clean = renamed;
-        }
-        r->columns[i] = clean;
-    }
+    r->columns = header_names(r, first);
     if (r->no_header) r->pending_row = first;
     else csv_row_free(first);
 
@@ -385,8 +419,8 @@ static llp_record *text_record(llp_reader *r, const char *where, char *id,
     rec->text = llp_strndup(text, len);
     rec->text_len = len;
     rec->fields = json_object();
-    json_object_set_new(rec->fields, "id", llp_json_string(rec->id, strlen(rec->id)));
-    json_object_set_new(rec->fields, "text", llp_json_string(text, len));
+    record_set_bytes(rec, "id", rec->id, strlen(rec->id));
+    record_set_bytes(rec, "text", text, len);
     finish_record(rec);
     return rec;
 }
@@ -400,6 +434,24 @@ static const char *json_type_name(const json_t *j)
     case JSON_INTEGER: case JSON_REAL: return "a number";
     case JSON_TRUE: case JSON_FALSE: return "a boolean";
     default: return "null";
+    }
+}
+
+/* Once the CSV/TSV columns are fixed (llp_reader_all_columns), a record
+ * with a field outside them fails rather than lose the field. Only JSONL on
+ * stdin meets this: files were read for their fields first. */
+static void check_columns(const llp_reader *r, llp_record *rec)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach(rec->fields, key, value) {
+        if (strcmp(key, "error") == 0 || json_object_get(r->column_set, key)) continue;
+        llp_record_fail(rec, "field '%s' is not among the CSV columns (%s); pass the input "
+                        "as a file, whose records' fields are collected first, or write "
+                        "--out jsonl", key,
+                        r->use_stdin ? "the first record on stdin set them"
+                                     : "collected before the file changed");
+        return;
     }
 }
 
@@ -419,6 +471,7 @@ static llp_record *jsonl_record(llp_reader *r, const char *where, const char *li
         return rec;
     }
     rec->fields = obj;
+    if (r->all_known) check_columns(r, rec);
 
     const char *id_key = r->id_column ? r->id_column : "id";
     json_t *id = json_object_get(obj, id_key);
@@ -464,9 +517,11 @@ static llp_record *csv_record(llp_reader *r, csv_row *row)
     for (size_t i = 0; i < r->n_columns; i++) {
         const char *v = i < row->n ? row->values[i] : "";
         size_t n = i < row->n ? row->lens[i] : 0;
-        json_object_set_new(rec->fields, r->columns[i], llp_json_string(v, n));
+        record_set_bytes(rec, r->columns[i], v, n);
     }
-    if (row->n != r->n_columns) {
+    if (row->error) {
+        llp_record_fail(rec, "%s", row->error);
+    } else if (row->n != r->n_columns) {
         llp_record_fail(rec, "row has %zu field%s, %s has %zu", row->n, row->n == 1 ? "" : "s",
                         r->no_header ? "the first row" : "header", r->n_columns);
     } else {
@@ -551,6 +606,115 @@ static int next_in_current(llp_reader *r, llp_record **out, llp_err *err)
     }
 }
 
+/* ---- every input's columns (llp_reader_all_columns) -------------------- */
+
+static void add_column(llp_reader *r, const char *name)
+{
+    if (json_object_get(r->column_set, name)) return;
+    json_object_set_new(r->column_set, name, json_true());
+    r->all_columns = llp_realloc(r->all_columns, (r->n_all_columns + 1) * sizeof *r->all_columns);
+    r->all_columns[r->n_all_columns++] = llp_strdup(name);
+}
+
+static void add_keys(llp_reader *r, json_t *obj)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach(obj, key, value) add_column(r, key);
+}
+
+/* The columns one input file adds: its header (CSV/TSV), the fields of
+ * each of its records (JSONL: a first pass over the file), id and text
+ * (lines, documents). */
+static int file_columns(llp_reader *r, const char *path, llp_err *err)
+{
+    llp_format fmt = detect_format(r, path);
+    if (fmt == LLP_FMT_LINES || fmt == LLP_FMT_DOC) {
+        add_column(r, "id");
+        add_column(r, "text");
+        return 0;
+    }
+    llp_source src;
+    if (source_open(&src, path, err) < 0) return -1;
+    int rc = 0;
+    if (fmt == LLP_FMT_CSV || fmt == LLP_FMT_TSV) {
+        csv_input *csv = csv_input_new(&src, fmt == LLP_FMT_TSV ? '\t' : ',');
+        csv_row *first = NULL;
+        rc = first_row(r, csv, src.name, &first, err);
+        if (rc > 0) {
+            char **cols = header_names(r, first);
+            for (size_t i = 0; i < first->n; i++) add_column(r, cols[i]);
+            free_columns(cols, first->n);
+            rc = 0;
+        }
+        csv_row_free(first);
+        csv_input_free(csv);
+    } else {
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        while ((n = source_getline(&src, &line, &cap, err)) >= 0) {
+            json_t *obj = json_loadb(line, (size_t)n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+            if (json_is_object(obj)) add_keys(r, obj);
+            json_decref(obj);
+        }
+        if (n == -2) rc = -1;
+        free(line);
+    }
+    source_close(&src);
+    return rc;
+}
+
+/* Stdin is read once: its header (CSV/TSV), or the fields of its first
+ * JSONL record, read ahead (with any unreadable lines before it). */
+static int stdin_columns(llp_reader *r, llp_err *err)
+{
+    if (!r->open) return 0;
+    if (r->cur_format == LLP_FMT_CSV || r->cur_format == LLP_FMT_TSV) {
+        for (size_t i = 0; i < r->n_columns; i++) add_column(r, r->columns[i]);
+        return 0;
+    }
+    if (r->cur_format != LLP_FMT_JSONL) {
+        add_column(r, "id");
+        add_column(r, "text");
+        return 0;
+    }
+    for (;;) {
+        llp_record *rec;
+        int rc = next_in_current(r, &rec, err);
+        if (rc <= 0) return rc;
+        r->ahead = llp_realloc(r->ahead, (r->n_ahead + 1) * sizeof *r->ahead);
+        r->ahead[r->n_ahead++] = rec;
+        add_keys(r, rec->fields);
+        /* A line that is no JSON object gives a record of just its id. */
+        if (!rec->error || json_object_size(rec->fields) > 1) return 0;
+    }
+}
+
+char *const *llp_reader_all_columns(llp_reader *r, size_t *n, llp_err *err)
+{
+    if (!r->all_known) {
+        r->column_set = json_object();
+        int rc = 0;
+        if (r->use_stdin) {
+            rc = stdin_columns(r, err);
+        } else {
+            for (size_t i = 0; rc == 0 && i < r->n_inputs; i++) {
+                if (r->inputs[i].from_dir && looks_binary(r->inputs[i].path)) continue;
+                rc = file_columns(r, r->inputs[i].path, err);
+            }
+        }
+        if (rc < 0) {
+            *n = 0;
+            return NULL;
+        }
+        r->all_known = true;
+    }
+    static char *const no_columns[1] = {NULL};
+    *n = r->n_all_columns;
+    return r->n_all_columns ? r->all_columns : no_columns;
+}
+
 /* ---- public API ------------------------------------------------------- */
 
 llp_reader *llp_reader_open(const llp_reader_opts *o, llp_err *err)
@@ -583,6 +747,10 @@ llp_reader *llp_reader_open(const llp_reader_opts *o, llp_err *err)
 int llp_reader_next(llp_reader *r, llp_record **out, llp_err *err)
 {
     *out = NULL;
+    if (r->ahead_pos < r->n_ahead) {
+        *out = r->ahead[r->ahead_pos++];
+        return 1;
+    }
     for (;;) {
         if (!r->open) {
             int rc = open_next(r, err);
@@ -615,6 +783,10 @@ void llp_reader_close(llp_reader *r)
     for (size_t i = 0; i < r->n_inputs; i++) free(r->inputs[i].path);
     free(r->inputs);
     free_columns(r->first_columns, r->n_first_columns);
+    free_columns(r->all_columns, r->n_all_columns);
+    json_decref(r->column_set);
+    for (size_t i = r->ahead_pos; i < r->n_ahead; i++) llp_record_free(r->ahead[i]);
+    free(r->ahead);
     free(r->linebuf);
     free(r->text_field);
     free(r->prefer_field);

@@ -1,12 +1,14 @@
 /*
  * records_write.c — the record writer: JSONL, CSV/TSV with a fixed column
- * order, and a text line for people; one flush per record; a closed pipe
- * told apart from other write errors.
+ * order that loses no field and keeps input bytes as they were, and a text
+ * line for people; one flush per record; a closed pipe told apart from
+ * other write errors.
  *
  * Not for: deciding what a tool adds (the tool passes its output columns) or
  * reading records (records_read.c).
  */
 #include "records.h"
+#include "records_internal.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -23,6 +25,7 @@ struct llp_writer {
     bool        cols_fixed;    /* in_cols decided (given, or from first record) */
     char      **out_cols;      /* owned: the tool's output columns */
     size_t      n_out;
+    json_t     *col_set;       /* owned: in_cols and out_cols as keys, for lookups */
     bool        header_done;
     llp_text_fn text_fn;
     void       *text_ctx;
@@ -75,8 +78,22 @@ llp_writer *llp_writer_open(const llp_writer_opts *o, llp_err *err)
     w->out_cols = llp_calloc(o->n_output_columns ? o->n_output_columns : 1, sizeof *w->out_cols);
     for (size_t i = 0; i < o->n_output_columns; i++)
         w->out_cols[w->n_out++] = llp_strdup(o->output_columns[i]);
-    if (o->input_columns)
+    bool table = w->format == LLP_FMT_CSV || w->format == LLP_FMT_TSV;
+    if (table && o->reader) {
+        size_t n;
+        char *const *cols = llp_reader_all_columns(o->reader, &n, err);
+        if (!cols) {
+            free(w->name);
+            for (size_t i = 0; i < w->n_out; i++) free(w->out_cols[i]);
+            free(w->out_cols);
+            free(w);
+            return NULL;
+        }
+        /* No input columns at all (an empty input): as without a reader. */
+        if (n > 0) set_input_columns(w, (const char *const *)cols, n);
+    } else if (o->input_columns) {
         set_input_columns(w, (const char *const *)o->input_columns, o->n_input_columns);
+    }
     w->text_fn = o->text_fn;
     w->text_ctx = o->text_ctx;
     /* A tool killed by SIGPIPE mid-batch would leave its job open in the
@@ -113,9 +130,9 @@ static void put_field(llp_writer *w, const char *s, size_t n)
     fputc('"', w->f);
 }
 
-/* A JSON value as CSV text: strings as they are, null and missing as empty,
- * everything else as compact JSON. */
-static void put_value(llp_writer *w, const json_t *v)
+/* A JSON value as CSV text: strings as they are, null as empty, everything
+ * else as compact JSON. */
+static void put_json(llp_writer *w, const json_t *v)
 {
     if (!v || json_is_null(v)) return;
     if (json_is_string(v)) {
@@ -125,6 +142,37 @@ static void put_value(llp_writer *w, const json_t *v)
     char *s = json_dumps(v, JSON_OUT_FLAGS | JSON_ENCODE_ANY);
     if (s) put_field(w, s, strlen(s));
     free(s);
+}
+
+/* Field `name` of r as CSV text: an input field that is not valid UTF-8 as
+ * its bytes, strings as they are, null and missing as empty, everything
+ * else as compact JSON. */
+static void put_value(llp_writer *w, const llp_record *r, const char *name)
+{
+    const json_t *v = json_object_get(r->fields, name);
+    if (!v || json_is_null(v)) return;
+    const llp_raw_field *raw = record_raw(r, name, v);
+    if (raw) {
+        put_field(w, raw->bytes, raw->len);
+        return;
+    }
+    put_json(w, v);
+}
+
+/* The first field of r that has no column, or NULL. */
+static const char *field_without_column(llp_writer *w, const llp_record *r)
+{
+    if (!w->col_set) {
+        w->col_set = json_object();
+        for (size_t i = 0; i < w->n_in; i++) json_object_set_new(w->col_set, w->in_cols[i], json_true());
+        for (size_t i = 0; i < w->n_out; i++) json_object_set_new(w->col_set, w->out_cols[i], json_true());
+        json_object_set_new(w->col_set, "error", json_true());
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(r->fields, key, val)
+        if (!json_object_get(w->col_set, key)) return key;
+    return NULL;
 }
 
 static void put_header(llp_writer *w)
@@ -141,7 +189,7 @@ static void put_header(llp_writer *w)
     w->header_done = true;
 }
 
-static void put_csv(llp_writer *w, const llp_record *r)
+static int put_csv(llp_writer *w, const llp_record *r, llp_err *err)
 {
     if (!w->cols_fixed) {
         /* No header from the reader (JSONL in, CSV out): the first record's
@@ -154,21 +202,31 @@ static void put_csv(llp_writer *w, const llp_record *r)
         set_input_columns(w, keys, i);
         free(keys);
     }
+    /* A failed record's message says what is wrong with it; a good one
+     * must not lose a field to a header that cannot grow. */
+    const char *lost = r->error ? NULL : field_without_column(w, r);
+    if (lost) {
+        llp_err_set(err, "%s: field '%s' has no column in the %s header, which was fixed "
+                    "before this record (write --out jsonl to keep every field)",
+                    r->where, lost, w->format == LLP_FMT_TSV ? "TSV" : "CSV");
+        return -1;
+    }
     if (!w->header_done) put_header(w);
     for (size_t i = 0; i < w->n_in; i++) {
-        put_value(w, json_object_get(r->fields, w->in_cols[i]));
+        put_value(w, r, w->in_cols[i]);
         fputc(w->delim, w->f);
     }
     for (size_t i = 0; i < w->n_out; i++) {
-        put_value(w, json_object_get(r->fields, w->out_cols[i]));
+        put_value(w, r, w->out_cols[i]);
         fputc(w->delim, w->f);
     }
     if (r->error) {
         json_t *e = llp_json_string(r->error, strlen(r->error));
-        put_value(w, e);
+        put_json(w, e);
         json_decref(e);
     }
     fputc('\n', w->f);
+    return 0;
 }
 
 /* ---- JSONL and text --------------------------------------------------- */
@@ -251,7 +309,9 @@ int llp_writer_write(llp_writer *w, const llp_record *r, llp_err *err)
     errno = 0;
     switch (w->format) {
     case LLP_FMT_CSV:
-    case LLP_FMT_TSV: put_csv(w, r); break;
+    case LLP_FMT_TSV:
+        if (put_csv(w, r, err) < 0) return LLP_WRITE_FAILED;
+        break;
     case LLP_FMT_TEXT: put_text(w, r); break;
     default: failed = put_jsonl(w, r) != 0; break;
     }
@@ -274,6 +334,7 @@ int llp_writer_close(llp_writer *w, llp_err *err)
     for (size_t i = 0; i < w->n_out; i++) free(w->out_cols[i]);
     free(w->in_cols);
     free(w->out_cols);
+    json_decref(w->col_set);
     free(w->name);
     free(w);
     return rc;

@@ -56,6 +56,13 @@ mkdir -p model-dir.gguf
 printf 'hello\n' > hello.txt
 printf 'caf\351 \377\376 na\303\257ve\n' > latin1.txt
 printf 'id,text,extra\n1,fine,x\n2,short\n' > ragged.csv
+# malformed CSV and TSV
+printf 'id,text\n1,"never closed\n2,ok\n' > unclosed.csv
+printf 'id,text\n1,say "hi"\n' > stray-quote.csv
+printf 'id\ttext\n1\t"hi" there\n' > after-quote.tsv
+{ printf 'id,text\n1,"'; head -c 16777300 /dev/zero | tr '\0' a; printf '\n2,ok\n'; } > long.csv
+python3 -c 'print("text"); print(",".join(["x"] * 65537)); print("ok")' > wide.csv
+printf 'id,te"xt\n1,a\n' > bad-header.csv
 printf 'id,review\n1,good\n' > reviews.csv
 printf '{"id":"1","text":"ok"}\n{"id":"2","text":"broken\n' > broken.jsonl
 printf '{"id":"1","text":"ok"}\n[1,2,3]\n' > array.jsonl
