@@ -58,7 +58,9 @@ static void restore_signals(const saved_signals *saved)
 /* One item waiting for the next commit. */
 typedef struct pending_item {
     char *record_id;
+    long ordinal;            /* the record's position in the input */
     char input_hash[LLP_HASH_HEX];
+    json_t *input;           /* the input record's fields (a shallow copy) */
     json_t *output;          /* reference, NULL when failed */
     char *error;
     int64_t tokens_in, tokens_out;
@@ -129,6 +131,7 @@ static void pending_clear(llp_batch *b)
     for (size_t i = 0; i < b->n_pending; i++) {
         free(b->pending[i].record_id);
         free(b->pending[i].error);
+        json_decref(b->pending[i].input);
         json_decref(b->pending[i].output);
     }
     b->n_pending = 0;
@@ -149,8 +152,11 @@ static int commit(llp_batch *b, const char *status)
         pending_item *p = &b->pending[i];
         llp_cache_key key = { b->tool->task, b->model_fp, b->params_hash, "" };
         memcpy(key.input_hash, p->input_hash, LLP_HASH_HEX);
-        llp_item item = { p->record_id, p->output, p->error, p->tokens_in,
-                          p->tokens_out, p->ms, p->cached };
+        llp_item item = { .record_id = p->record_id, .output = p->output,
+                          .error = p->error, .tokens_in = p->tokens_in,
+                          .tokens_out = p->tokens_out, .ms = p->ms,
+                          .cached = p->cached, .ordinal = p->ordinal,
+                          .input = p->input };
         if (llp_store_item_put(b->store, b->job_id, &key, &item, err)) {
             llp_store_rollback(b->store);
             return -1;
@@ -171,8 +177,11 @@ static int commit_if_due(llp_batch *b)
     return 0;
 }
 
-static void pending_add(llp_batch *b, const group_entry *e, json_t *output,
-                        int64_t tokens_in, int64_t tokens_out, double ms)
+/* Buffer the item of a finished record; `input` (the record's fields
+ * before the tool's were added) is taken over. */
+static void pending_add(llp_batch *b, const group_entry *e, json_t *input,
+                        json_t *output, int64_t tokens_in, int64_t tokens_out,
+                        double ms)
 {
     if (b->n_pending == b->cap_pending) {
         b->cap_pending = b->cap_pending ? 2 * b->cap_pending : 32;
@@ -182,6 +191,8 @@ static void pending_add(llp_batch *b, const group_entry *e, json_t *output,
     pending_item *p = &b->pending[b->n_pending++];
     memset(p, 0, sizeof *p);
     p->record_id = llp_strdup(e->rec->id);
+    p->ordinal = e->rec->ordinal;
+    p->input = input;
     memcpy(p->input_hash, e->key.input_hash, LLP_HASH_HEX);
     p->error = e->rec->error ? llp_strdup(e->rec->error) : NULL;
     p->output = p->error ? NULL : json_incref(output);
@@ -242,10 +253,13 @@ static void finish_entry(llp_batch *b, group_entry *e, double ms_each)
         b->counts.tokens_in += tin;
         b->counts.tokens_out += tout;
     }
+    /* The input as it came, for the store: a shallow copy shares the
+     * values, so this costs one small table, not the text. */
+    json_t *input = json_copy(rec->fields);
     if (fields && !rec->error) add_fields(rec, fields);
     if (rec->error) b->counts.n_failed++;
     b->counts.n_items++;
-    pending_add(b, e, fields, tin, tout, e->compute ? ms_each : 0);
+    pending_add(b, e, input, fields, tin, tout, e->compute ? ms_each : 0);
 
     if (!b->pipe_closed && !b->fatal) {
         int w = llp_writer_write(b->writer, rec, &b->err);

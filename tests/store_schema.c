@@ -147,7 +147,7 @@ static void test_disk_full(void)
     llp_job_spec spec = { "t", 0, 0, NULL, NULL, 0 };
     int64_t job = llp_store_job_begin(s, &spec, &err);
     llp_cache_key key = { "t", "", "p", "" };
-    llp_item item = { "1", NULL, NULL, 0, 0, 0, false };
+    llp_item item = { .record_id = "1" };
     json_t *out = json_pack("{s:s}", "text", "committed before the disk filled");
     item.output = out;
     llp_hash128("first", 5, key.input_hash);
@@ -216,7 +216,7 @@ static void test_null_store(void)
     llp_err err = { "" };
     llp_job_spec spec = { "t", 0, 0, NULL, NULL, 0 };
     llp_cache_key key = { "t", "", "p", "0" };
-    llp_item item = { "1", NULL, NULL, 0, 0, 0, false };
+    llp_item item = { .record_id = "1" };
     json_t *out = (json_t *)1;
     float v[2] = { 1, 2 };
     ok(llp_store_begin(NULL, &err) == 0 && llp_store_commit(NULL, &err) == 0,
@@ -229,15 +229,17 @@ static void test_null_store(void)
     is_int(llp_store_cache_get(NULL, &key, &out, NULL, NULL, &err), 0,
            "NULL store: cache misses");
     ok(out == NULL, "NULL store: no output on a miss");
-    is_int(llp_store_embedding_put(NULL, "c", "1", "h", v, 2, "", &err), 0,
+    is_int(llp_store_embedding_put(NULL, "c", "1", "t", 1, "h", v, 2, "", &err), 0,
            "NULL store: embedding put succeeds");
     llp_store_close(NULL);
 }
 
-static int count_vec(void *ctx, const char *id, const float *v, int dim)
+static int count_vec(void *ctx, const char *id, const char *text,
+                     const float *v, int dim)
 {
     int *n = ctx;
-    if (strcmp(id, "doc2") == 0 && dim == 3 && v[0] == 0.5f && v[2] == -3.25f)
+    if (strcmp(id, "doc2") == 0 && dim == 3 && v[0] == 0.5f && v[2] == -3.25f
+        && text && strcmp(text, "second text") == 0)
         n[1]++;
     n[0]++;
     return 0;
@@ -262,14 +264,14 @@ static void test_rows(void)
     json_decref(meta);
 
     float a[3] = { 1, 2, 3 }, b[3] = { 0.5f, 0, -3.25f };
-    llp_store_embedding_put(s, "docs", "doc1", "h1", a, 3, "fp1", &err);
-    llp_store_embedding_put(s, "docs", "doc1", "h2", a, 3, "fp1", &err);
-    llp_store_embedding_put(s, "docs", "doc2", "h2", b, 3, "fp1", &err);
-    llp_store_embedding_put(s, "other", "x", "h1", a, 3, "fp1", &err);
+    llp_store_embedding_put(s, "docs", "doc1", "first", 5, "h1", a, 3, "fp1", &err);
+    llp_store_embedding_put(s, "docs", "doc1", "second", 6, "h2", a, 3, "fp1", &err);
+    llp_store_embedding_put(s, "docs", "doc2", "second text", 11, "h2", b, 3, "fp1", &err);
+    llp_store_embedding_put(s, "other", "x", NULL, 0, "h1", a, 3, "fp1", &err);
     int n[2] = { 0, 0 };
     llp_store_embeddings_each(s, "docs", NULL, count_vec, n, &err);
     is_int(n[0], 2, "same content again replaces the row");
-    is_int(n[1], 1, "vectors round-trip as float32");
+    is_int(n[1], 1, "vectors round-trip as float32, with their text");
     n[0] = 0;
     llp_store_embeddings_each(s, "docs", "other-model", count_vec, n, &err);
     is_int(n[0], 0, "model filter applies");
@@ -281,7 +283,7 @@ static void test_rows(void)
     llp_cache_key key = { "summarize", "fp1", "p", "" };
     json_t *o1 = json_pack("{s:s,s:i}", "summary", "the quick brown fox",
                            "chunks", 1);
-    llp_item it = { "r1", o1, NULL, 3, 5, 1.5, false };
+    llp_item it = { .record_id = "r1", .output = o1, .tokens_in = 3, .tokens_out = 5, .ms = 1.5 };
     llp_hash128("a", 1, key.input_hash);
     llp_store_item_put(s, job, &key, &it, &err);
     it.record_id = "r2";
