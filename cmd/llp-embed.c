@@ -110,9 +110,10 @@ static int run_similar(const llp_cli *cli, const embed_opts *o, llp_engine *e,
     if (n == 0 && !cli->quiet)
         llp_note(cli->tool, "collection '%s' has no vectors of this model", o->collection);
 
-    const char *cols[] = { "score" };
+    /* --out text: id, score, text */
+    const char *cols[] = { "score", "text" };
     llp_writer_opts wo = { .format = cli->out, .input_format = LLP_FMT_JSONL,
-                           .output_columns = cols, .n_output_columns = 1 };
+                           .output_columns = cols, .n_output_columns = 2 };
     llp_writer *w = llp_writer_open(&wo, &err);
     if (!w) llp_die(cli->tool, "%s", err.msg);
     int rc = LLP_EXIT_OK;

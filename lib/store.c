@@ -300,8 +300,12 @@ llp_store *store_open_at_version(const char *path, int target, llp_err *err)
     if (check_creatable(path, err)) return NULL;
     llp_store *s = llp_calloc(1, sizeof *s);
     s->path = llp_strdup(path);
-    int rc = sqlite3_open_v2(path, &s->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    /* Opened by URI so that llp_store_merge can ATTACH a read-only input
+     * with URI parameters (mode=ro, immutable=1). */
+    char *uri = store_file_uri(path, "");
+    int rc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READWRITE |
+                             SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, NULL);
+    free(uri);
     if (rc != SQLITE_OK) {
         store_fail(s, err, rc, "opening");
         llp_store_close(s);
@@ -361,9 +365,7 @@ llp_store *llp_store_open(const char *path, llp_err *err)
  * miss: nobody can be writing there, and an empty or absent -wal holds no
  * committed transactions. */
 
-/* "file:" URI of a path for sqlite3_open_v2 with SQLITE_OPEN_URI: bytes
- * other than unreserved ones and '/' are percent-encoded. */
-static char *file_uri(const char *path, const char *query)
+char *store_file_uri(const char *path, const char *query)
 {
     size_t n = strlen(path);
     char *uri = llp_malloc(3 * n + strlen(query) + 8);
@@ -375,12 +377,12 @@ static char *file_uri(const char *path, const char *query)
         else
             o += sprintf(o, "%%%02X", *p);
     }
-    sprintf(o, "?%s", query);
+    if (*query) sprintf(o, "?%s", query);
+    else *o = '\0';
     return uri;
 }
 
-/* True when PATH-wal exists and holds data (committed pages, maybe). */
-static bool has_wal_data(const char *path)
+bool store_has_wal_data(const char *path)
 {
     char *wal = llp_malloc(strlen(path) + 5);
     sprintf(wal, "%s-wal", path);
@@ -431,7 +433,7 @@ llp_store *llp_store_open_readonly(const char *path, llp_err *err)
     llp_store *s = open_read_only(path, path, 0, &rc);
     if (s->version < 0 && ((rc & 0xff) == SQLITE_CANTOPEN ||
                            (rc & 0xff) == SQLITE_READONLY)) {
-        if (has_wal_data(path)) {
+        if (store_has_wal_data(path)) {
             llp_err_set(err, "%s: cannot read the store read-only: its "
                         "write-ahead log %s-wal holds data, and the -shm file "
                         "SQLite needs to read it cannot be opened or created "
@@ -441,7 +443,7 @@ llp_store *llp_store_open_readonly(const char *path, llp_err *err)
             return NULL;
         }
         llp_store_close(s);
-        char *uri = file_uri(path, "immutable=1");
+        char *uri = store_file_uri(path, "immutable=1");
         s = open_read_only(uri, path, SQLITE_OPEN_URI, &rc);
         free(uri);
     }
@@ -486,6 +488,9 @@ int llp_store_begin(llp_store *s, llp_err *err)
     if (!s) return 0;
     if (s->in_tx)
         return llp_err_set(err, "%s: transaction already open", s->path);
+    if (s->read_only)
+        return llp_err_set(err, "%s: database is read-only (opened for "
+                           "reading)", s->path);
     if (store_exec(s, "BEGIN IMMEDIATE", "starting a transaction", err))
         return -1;
     s->in_tx = true;

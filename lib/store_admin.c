@@ -257,20 +257,51 @@ static int attached_version(llp_store *s)
     return v;
 }
 
-static int attach(llp_store *s, const char *in_path, llp_err *err)
+/* ATTACH in_path AS src, by URI with `query` ("" or "mode=ro..."). */
+static int attach(llp_store *s, const char *in_path, const char *query,
+                  llp_err *err)
 {
     sqlite3_stmt *st;
+    char *uri = store_file_uri(in_path, query);
     int rc = sqlite3_prepare_v2(s->db, "ATTACH ?1 AS src", -1, &st, NULL);
     if (rc == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, in_path, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 1, uri, -1, SQLITE_TRANSIENT);
         rc = sqlite3_step(st);
         if (rc == SQLITE_DONE) rc = SQLITE_OK;
     }
     sqlite3_finalize(st);
+    free(uri);
     if (rc != SQLITE_OK)
         return llp_err_set(err, "%s: cannot attach: %s", in_path,
                            sqlite3_errmsg(s->db));
     return 0;
+}
+
+static void detach(llp_store *s);
+
+/* Attach an input we may not write (another user's shard, a read-only
+ * medium) read-only; as llp_store_open_readonly does, immutable when its
+ * write-ahead log cannot be opened and holds nothing. Returns its schema
+ * version, or -1 with err set. */
+static int attach_read_only(llp_store *s, const char *in_path, llp_err *err)
+{
+    int v = -1;
+    if (attach(s, in_path, "mode=ro", err) == 0) {
+        v = attached_version(s);
+        if (v < 0) detach(s);
+    }
+    if (v < 0 && !store_has_wal_data(in_path) &&
+        attach(s, in_path, "mode=ro&immutable=1", err) == 0) {
+        v = attached_version(s);
+        if (v < 0) detach(s);
+    }
+    if (v < 0)
+        llp_err_set(err, "%s: cannot read the store read-only%s", in_path,
+                    store_has_wal_data(in_path)
+                        ? ": its write-ahead log holds data, and the -shm file"
+                          " SQLite needs to read it cannot be opened or"
+                          " created here" : "");
+    return v;
 }
 
 static void detach(llp_store *s)
@@ -295,13 +326,17 @@ int llp_store_merge(llp_store *s, const char *in_path, int64_t *jobs_added,
      * it as a store; a newer one is refused by the same open. A store we
      * may not write (another user's shard) is read as it is, in any
      * version this build can read. */
+    int v;
     if (access(in_path, W_OK) == 0) {
         llp_store *in = llp_store_open(in_path, err);
         if (!in) return -1;
         llp_store_close(in);
+        if (attach(s, in_path, "", err)) return -1;
+        v = attached_version(s);
+    } else {
+        v = attach_read_only(s, in_path, err);
+        if (v < 0) return -1;
     }
-    if (attach(s, in_path, err)) return -1;
-    int v = attached_version(s);
     if (v < 1 || v > LLP_STORE_SCHEMA_VERSION) {
         detach(s);
         return llp_err_set(err, "%s: schema version %d, expected 1 to %d",

@@ -51,6 +51,15 @@ int store_step_write(sqlite3_stmt *st);
 
 void store_finalize_statements(llp_store *s);
 
+/* "file:" URI of a path (for opens with SQLITE_OPEN_URI, and ATTACH on a
+ * connection opened so): bytes other than unreserved ones and '/' are
+ * percent-encoded; `query` ("immutable=1", or "" for none) follows a '?'.
+ * Newly allocated. */
+char *store_file_uri(const char *path, const char *query);
+
+/* True when PATH-wal exists and holds data (committed pages, maybe). */
+bool store_has_wal_data(const char *path);
+
 /* llp_store_open, migrating only up to schema version `target` (at most
  * LLP_STORE_SCHEMA_VERSION): tests make stores of older versions with it. */
 llp_store *store_open_at_version(const char *path, int target, llp_err *err);
