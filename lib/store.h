@@ -195,7 +195,8 @@ json_t *llp_store_jobs_list(llp_store *s, llp_err *err);
 /* One job with argv and params decoded; NULL with err "no job N". */
 json_t *llp_store_job_get(llp_store *s, int64_t job_id, llp_err *err);
 
-/* Visit a job's items in insertion order, each as a record. With
+/* Visit a job's records (its items of its own task: not a summarize job's
+ * chunk items) in insertion order, each as a record. With
  * with_input, the record as the tool wrote it: the input record's fields,
  * then the fields the tool added, then "error" when it failed (items stored
  * without their input, before schema version 2, start from {"id":
@@ -212,8 +213,9 @@ int64_t llp_store_job_output_job(llp_store *s, int64_t job_id, llp_err *err);
 
 /* Copy every model, job, item and embedding of the store at in_path into
  * s, remapping ids. Idempotent: jobs are matched by uuid, items by (job,
- * record, task, input hash), models by fingerprint, embeddings by their
- * unique key. Counts of rows added go to *jobs_added / *items_added
+ * ordinal, record, task, input hash), models by fingerprint, embeddings by
+ * their unique key. An input this process cannot write is read as it is
+ * (read-only; schema version 1 or 2), any other is migrated first. Counts of rows added go to *jobs_added / *items_added
  * (either may be NULL). One transaction per input store. */
 int llp_store_merge(llp_store *s, const char *in_path, int64_t *jobs_added,
                     int64_t *items_added, llp_err *err);

@@ -135,12 +135,15 @@ int llp_store_job_items(llp_store *s, int64_t job_id, bool with_input,
 {
     if (!s) return 0;
     sqlite3_stmt *st;
-    /* A store read as it is may predate the input column (version 1). */
+    /* The job's records are its items of its own task (a summarize job's
+     * chunk items are not records). A store read as it is may predate the
+     * input column (version 1). */
+#define JOB_RECORDS " FROM items WHERE job_id = ?1 AND task =" \
+    " (SELECT tool FROM jobs WHERE id = ?1) ORDER BY id"
     int rc = sqlite3_prepare_v2(s->db, s->version >= 2
-        ? "SELECT record_id, output, error, input FROM items WHERE job_id = ?1"
-          " ORDER BY id"
-        : "SELECT record_id, output, error, NULL FROM items WHERE job_id = ?1"
-          " ORDER BY id", -1, &st, NULL);
+        ? "SELECT record_id, output, error, input" JOB_RECORDS
+        : "SELECT record_id, output, error, NULL" JOB_RECORDS, -1, &st, NULL);
+#undef JOB_RECORDS
     if (rc != SQLITE_OK) return store_fail(s, err, rc, "reading items");
     sqlite3_bind_int64(st, 1, job_id);
     int result = 0;

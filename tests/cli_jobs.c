@@ -243,13 +243,21 @@ static void test_pipeline_export(void)
         json_decref(in2);
         json_decref(o2);
     }
+    /* An item of another task in the job (as a summarize job's chunk
+     * summaries) is not one of its records. */
+    llp_cache_key chunk = { "classify-chunk", "", "p", "" };
+    llp_hash128("c", 1, chunk.input_hash);
+    json_t *oc = json_pack("{s:s}", "summary", "part");
+    llp_item ic = { .record_id = "a#L1.0", .output = oc };
+    llp_store_item_put(s, j2, &chunk, &ic, &e);
+    json_decref(oc);
     llp_store_close(s);
     snprintf(args, sizeof args, "--db '%s' export %lld", db, (long long)pj);
     is_int(jobs(&out, &err, args), 0, "pipeline export exits 0");
     same_text(out, "{\"id\":\"a\",\"text\":\"words\",\"n_tokens\":2,\"label\":\"ok\"}\n"
                 "{\"id\":\"b\",\"text\":\"words\",\"n_tokens\":2,\"label\":\"ok\"}\n",
            "pipeline export: the last step's records, with every field the "
-           "steps added");
+           "steps added, and no item of another task");
     ok(strstr(err, "job 1 is a pipeline: exporting its last step, job 3") != NULL,
        "pipeline export says which step job it exports: %s", err);
     free(out);
