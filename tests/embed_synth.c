@@ -322,12 +322,18 @@ static void test_search(void)
     int n = 0;
     llp_embed_search(s, "col", eng->fingerprint, r[1].vec, dim, 2, two, &n, &err);
     ok(n == 2 && strcmp(two[0].record_id, "t1") == 0, "k = 2 gives two hits");
-    for (int j = 0; j < n; j++) free(two[j].record_id);
+    for (int j = 0; j < n; j++) {
+        free(two[j].record_id);
+        free(two[j].text);
+    }
     n = 0;
     llp_neighbor all[20];
     llp_embed_search(s, "col", NULL, r[0].vec, dim, 20, all, &n, &err);
     is_int(n, N_TEXTS + 1, "without a model filter every vector of the dimension is searched");
-    for (int j = 0; j < n; j++) free(all[j].record_id);
+    for (int j = 0; j < n; j++) {
+        free(all[j].record_id);
+        free(all[j].text);
+    }
     llp_embed_search(s, "none", NULL, r[0].vec, dim, 3, all, &n, &err);
     is_int(n, 0, "an empty collection gives no hits");
     for (int i = 0; i < N_TEXTS; i++) llp_embed_result_free(&r[i]);
