@@ -36,7 +36,8 @@ static const char usage[] =
     "      --collection NAME  also keep the vectors in this collection of the store\n"
     "                         (one per distinct text and model)\n"
     "      --similar TEXT     search the collection: the records nearest to TEXT\n"
-    "                         by cosine, best first, each with `score`\n"
+    "                         by cosine, best first, each with `id`, `text`\n"
+    "                         (the text embedded) and `score`; only reads the store\n"
     "  -k N                   how many records --similar returns (default 10)\n"
     "\n"
     "Examples:\n"
@@ -98,7 +99,7 @@ static int run_similar(const llp_cli *cli, const embed_opts *o, llp_engine *e,
     if (llp_embed_texts(embedder, &q, &qlen, 1, &r, &err))
         llp_die(cli->tool, "%s", err.msg);
     char *path = llp_store_resolve_path(cli->db_path, &err);
-    llp_store *s = path ? llp_store_open(path, &err) : NULL;
+    llp_store *s = path ? llp_store_open_readonly(path, &err) : NULL;
     free(path);
     if (!s) llp_die(cli->tool, "%s", err.msg);
     int k = o->k, n = 0;
@@ -109,16 +110,21 @@ static int run_similar(const llp_cli *cli, const embed_opts *o, llp_engine *e,
     if (n == 0 && !cli->quiet)
         llp_note(cli->tool, "collection '%s' has no vectors of this model", o->collection);
 
-    const char *cols[] = { "score" };
+    /* --out text: id, score, text */
+    const char *cols[] = { "score", "text" };
     llp_writer_opts wo = { .format = cli->out, .input_format = LLP_FMT_JSONL,
-                           .output_columns = cols, .n_output_columns = 1 };
+                           .output_columns = cols, .n_output_columns = 2 };
     llp_writer *w = llp_writer_open(&wo, &err);
     if (!w) llp_die(cli->tool, "%s", err.msg);
     int rc = LLP_EXIT_OK;
     for (int i = 0; i < n; i++) {
         if (rc == LLP_EXIT_OK) {
-            llp_record *rec = llp_record_new(hits[i].record_id, "", 0, o->collection);
-            json_object_del(rec->fields, "text");
+            /* id, the stored text (null for vectors stored without it,
+             * before schema version 2), score */
+            const char *text = hits[i].text;
+            llp_record *rec = llp_record_new(hits[i].record_id, text ? text : "",
+                                             text ? strlen(text) : 0, o->collection);
+            if (!text) llp_record_add(rec, "text", json_null());
             llp_record_add(rec, "score", json_real(hits[i].score));
             int wr = llp_writer_write(w, rec, &err);
             llp_record_free(rec);
@@ -130,6 +136,7 @@ static int run_similar(const llp_cli *cli, const embed_opts *o, llp_engine *e,
             }
         }
         free(hits[i].record_id);
+        free(hits[i].text);
     }
     if (llp_writer_close(w, &err) == LLP_WRITE_FAILED && rc == LLP_EXIT_OK) {
         llp_error(cli->tool, "%s", err.msg);

@@ -26,8 +26,11 @@ static const char USAGE[] =
     "Commands:\n"
     "  list               every job, oldest first (default --out text)\n"
     "  show JOB           one job: argv, parameters, model, counts (text)\n"
-    "  export JOB         the job's outputs as records, in input order\n"
-    "                     (default --out jsonl); JOB is an id or 'last'\n"
+    "  export JOB         the job's records as the tool wrote them (input\n"
+    "                     fields, then the fields it added, then error), in\n"
+    "                     input order (default --out jsonl); JOB is an id or\n"
+    "                     'last'; a pipeline job exports its last step's\n"
+    "                     records\n"
     "  merge OUT IN...    copy the jobs, items, models and embeddings of each\n"
     "                     IN store into OUT (created if needed); merging the\n"
     "                     same store again adds nothing\n"
@@ -35,9 +38,13 @@ static const char USAGE[] =
     "                     failed items a later run redid and orphan rows, VACUUM\n"
     "\n"
     "Options:\n"
-    "      --db PATH      the store to read (list, show, export, gc)\n"
+    "      --db PATH      the store to read (list, show, export, gc); list,\n"
+    "                     show and export only read it, so a store on a\n"
+    "                     read-only medium works\n"
     "      --out FORMAT   jsonl, csv, tsv or text\n"
-    "  -q, --quiet        no summary on stderr (merge, gc)\n"
+    "      --added        export: only the id, the fields the tool added and\n"
+    "                     error, without the input record's fields\n"
+    "  -q, --quiet        no notes or summary on stderr (export, merge, gc)\n"
     "  -h, --help         this help\n"
     "      --version      print the version\n"
     "\n"
@@ -52,12 +59,13 @@ static const char USAGE[] =
     "Exit status: 0 success, 1 error (store missing or unreadable, no such\n"
     "job), 2 usage error.\n";
 
-enum { OPT_DB = 1000, OPT_OUT, OPT_VERSION };
+enum { OPT_DB = 1000, OPT_OUT, OPT_ADDED, OPT_VERSION };
 
 typedef struct jobs_opts {
     const char *db;
     llp_format out;
     bool quiet;
+    bool added;          /* export: without the input fields */
 } jobs_opts;
 
 static int usage_error(const char *msg, const char *arg)
@@ -67,8 +75,9 @@ static int usage_error(const char *msg, const char *arg)
     return LLP_EXIT_USAGE;
 }
 
-/* Open the store for reading commands: it must exist already. */
-static llp_store *open_existing(const jobs_opts *o)
+/* Open the store: it must exist already. Reading commands (list, show,
+ * export) open it read-only, so archived stores on read-only media work. */
+static llp_store *open_existing(const jobs_opts *o, bool for_writing)
 {
     llp_err err;
     char *path = llp_store_resolve_path(o->db, &err);
@@ -82,7 +91,8 @@ static llp_store *open_existing(const jobs_opts *o)
         free(path);
         return NULL;
     }
-    llp_store *s = llp_store_open(path, &err);
+    llp_store *s = for_writing ? llp_store_open(path, &err)
+                               : llp_store_open_readonly(path, &err);
     if (!s) llp_error(TOOL, "%s", err.msg);
     free(path);
     return s;
@@ -170,7 +180,7 @@ static long long int_of(json_t *o, const char *key)
 
 static int cmd_list(const jobs_opts *o)
 {
-    llp_store *s = open_existing(o);
+    llp_store *s = open_existing(o, false);
     if (!s) return LLP_EXIT_FATAL;
     llp_err err;
     json_t *jobs = llp_store_jobs_list(s, &err);
@@ -228,7 +238,7 @@ static int64_t job_id_of(llp_store *s, const char *arg)
 
 static int cmd_show(const jobs_opts *o, const char *arg)
 {
-    llp_store *s = open_existing(o);
+    llp_store *s = open_existing(o, false);
     if (!s) return LLP_EXIT_FATAL;
     llp_err err;
     int64_t id = job_id_of(s, arg);
@@ -284,7 +294,7 @@ static int collect_columns(void *ctx, json_t *record)
 
 static int cmd_export(const jobs_opts *o, const char *arg)
 {
-    llp_store *s = open_existing(o);
+    llp_store *s = open_existing(o, false);
     if (!s) return LLP_EXIT_FATAL;
     llp_err err;
     int64_t id = job_id_of(s, arg);
@@ -296,11 +306,22 @@ static int cmd_export(const jobs_opts *o, const char *arg)
         return LLP_EXIT_FATAL;
     }
     json_decref(job);
+    /* A pipeline job has no items of its own: its output is its last step's. */
+    int64_t from = llp_store_job_output_job(s, id, &err);
+    if (from < 0) {
+        llp_error(TOOL, "%s", err.msg);
+        llp_store_close(s);
+        return LLP_EXIT_FATAL;
+    }
+    if (from != id && !o->quiet)
+        llp_note(TOOL, "job %lld is a pipeline: exporting its last step, job "
+                 "%lld", (long long)id, (long long)from);
+    id = from;
     llp_format fmt = o->out == LLP_FMT_AUTO ? LLP_FMT_JSONL : o->out;
     /* CSV/TSV columns: every field any item has, in first-seen order. */
     json_t *names = json_object();
     if ((fmt == LLP_FMT_CSV || fmt == LLP_FMT_TSV) &&
-        llp_store_job_items(s, id, collect_columns, names, &err)) {
+        llp_store_job_items(s, id, !o->added, collect_columns, names, &err)) {
         llp_error(TOOL, "%s", err.msg);
         json_decref(names);
         llp_store_close(s);
@@ -318,7 +339,7 @@ static int cmd_export(const jobs_opts *o, const char *arg)
         llp_store_close(s);
         return LLP_EXIT_FATAL;
     }
-    int rc = llp_store_job_items(s, id, export_one, &e, &err);
+    int rc = llp_store_job_items(s, id, !o->added, export_one, &e, &err);
     if (rc) llp_error(TOOL, "%s", err.msg);
     llp_store_close(s);
     return finish_writer(e.w, rc ? -1 : e.rc);
@@ -351,7 +372,7 @@ static int cmd_merge(const jobs_opts *o, int n, char **args)
 
 static int cmd_gc(const jobs_opts *o)
 {
-    llp_store *s = open_existing(o);
+    llp_store *s = open_existing(o, true);
     if (!s) return LLP_EXIT_FATAL;
     llp_err err;
     int64_t deleted = 0;
@@ -369,12 +390,13 @@ int main(int argc, char **argv)
     static const struct option options[] = {
         { "db", required_argument, NULL, OPT_DB },
         { "out", required_argument, NULL, OPT_OUT },
+        { "added", no_argument, NULL, OPT_ADDED },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, OPT_VERSION },
         { 0 },
     };
-    jobs_opts o = { NULL, LLP_FMT_AUTO, false };
+    jobs_opts o = { NULL, LLP_FMT_AUTO, false, false };
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "qh", options, NULL)) != -1) {
@@ -386,6 +408,7 @@ int main(int argc, char **argv)
                 return usage_error(err.msg, NULL);
             break;
         case 'q': o.quiet = true; break;
+        case OPT_ADDED: o.added = true; break;
         case 'h': fputs(USAGE, stdout); return LLP_EXIT_OK;
         case OPT_VERSION: printf("llp-jobs %s\n", LLP_VERSION); return 0;
         default:
@@ -397,6 +420,8 @@ int main(int argc, char **argv)
     if (n == 0) return usage_error("no command (list, show, export, merge, gc)",
                                    NULL);
     const char *cmd = args[0];
+    if (o.added && strcmp(cmd, "export") != 0)
+        return usage_error("--added is an option of export, not of", cmd);
     if (strcmp(cmd, "list") == 0 || strcmp(cmd, "gc") == 0) {
         if (n != 1) return usage_error("unexpected argument", args[1]);
         return cmd[0] == 'l' ? cmd_list(&o) : cmd_gc(&o);

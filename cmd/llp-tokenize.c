@@ -190,6 +190,10 @@ static int run_decode(llp_cli *cli, tok_task *t)
      * writes nothing (not even a CSV header). A line of ids has no fields of
      * its own: its `text` is the ids, which the decoded text replaces. */
     llp_format in_format = llp_reader_format(rd);
+    if (wo.format == LLP_FMT_CSV || wo.format == LLP_FMT_TSV) {
+        size_t n_cols;   /* learned before the first record is taken */
+        if (!llp_reader_all_columns(rd, &n_cols, &err)) goto fatal;
+    }
     bool check_clash = wo.format != LLP_FMT_TEXT && in_format != LLP_FMT_LINES &&
                        in_format != LLP_FMT_DOC;
 

@@ -186,7 +186,9 @@ static void watcher_stop(watcher *w)
 /* One item waiting for the next commit. */
 typedef struct pending_item {
     char *record_id;
+    long ordinal;            /* the record's position in the input */
     char input_hash[LLP_HASH_HEX];
+    json_t *input;           /* the input record's fields (a shallow copy) */
     json_t *output;          /* reference, NULL when failed */
     char *error;
     int64_t tokens_in, tokens_out;
@@ -265,6 +267,7 @@ static void pending_clear(llp_batch *b)
     for (size_t i = 0; i < b->n_pending; i++) {
         free(b->pending[i].record_id);
         free(b->pending[i].error);
+        json_decref(b->pending[i].input);
         json_decref(b->pending[i].output);
     }
     b->n_pending = 0;
@@ -285,8 +288,11 @@ static int commit(llp_batch *b, const char *status)
         pending_item *p = &b->pending[i];
         llp_cache_key key = { b->tool->task, b->model_fp, b->params_hash, "" };
         memcpy(key.input_hash, p->input_hash, LLP_HASH_HEX);
-        llp_item item = { p->record_id, p->output, p->error, p->tokens_in,
-                          p->tokens_out, p->ms, p->cached };
+        llp_item item = { .record_id = p->record_id, .output = p->output,
+                          .error = p->error, .tokens_in = p->tokens_in,
+                          .tokens_out = p->tokens_out, .ms = p->ms,
+                          .cached = p->cached, .ordinal = p->ordinal,
+                          .input = p->input };
         if (llp_store_item_put(b->store, b->job_id, &key, &item, err)) {
             llp_store_rollback(b->store);
             return -1;
@@ -322,8 +328,11 @@ static int commit_if_due(llp_batch *b)
     return 0;
 }
 
-static void pending_add(llp_batch *b, const group_entry *e, json_t *output,
-                        int64_t tokens_in, int64_t tokens_out, double ms)
+/* Buffer the item of a finished record; `input` (the record's fields
+ * before the tool's were added) is taken over. */
+static void pending_add(llp_batch *b, const group_entry *e, json_t *input,
+                        json_t *output, int64_t tokens_in, int64_t tokens_out,
+                        double ms)
 {
     if (b->n_pending == b->cap_pending) {
         b->cap_pending = b->cap_pending ? 2 * b->cap_pending : 32;
@@ -333,6 +342,8 @@ static void pending_add(llp_batch *b, const group_entry *e, json_t *output,
     pending_item *p = &b->pending[b->n_pending++];
     memset(p, 0, sizeof *p);
     p->record_id = llp_strdup(e->rec->id);
+    p->ordinal = e->rec->ordinal;
+    p->input = input;
     memcpy(p->input_hash, e->key.input_hash, LLP_HASH_HEX);
     p->error = e->rec->error ? llp_strdup(e->rec->error) : NULL;
     p->output = p->error ? NULL : json_incref(output);
@@ -418,10 +429,13 @@ static void finish_entry(llp_batch *b, group_entry *e, double ms_each)
                 break;
             }
     }
+    /* The input as it came, for the store: a shallow copy shares the
+     * values, so this costs one small table, not the text. */
+    json_t *input = json_copy(rec->fields);
     if (fields && !rec->error) add_fields(rec, fields);
     if (rec->error) b->counts.n_failed++;
     b->counts.n_items++;
-    pending_add(b, e, fields, tin, tout, e->compute ? ms_each : 0);
+    pending_add(b, e, input, fields, tin, tout, e->compute ? ms_each : 0);
 
     if (!b->pipe_closed && !b->fatal) {
         int w = llp_writer_write(b->writer, rec, &b->err);
@@ -570,6 +584,15 @@ static int check_first_record(llp_batch *b)
 {
     b->check_clash = b->cli->out != LLP_FMT_TEXT;
     if (!b->reader) return 0;
+    /* A CSV/TSV writer learns its columns from the reader before any
+     * record is taken (from stdin: the first record's fields), so they are
+     * learned before the record read ahead here. */
+    llp_format in = llp_reader_format(b->reader), out = b->cli->out;
+    if (out == LLP_FMT_CSV || out == LLP_FMT_TSV ||
+        (out == LLP_FMT_AUTO && (in == LLP_FMT_CSV || in == LLP_FMT_TSV))) {
+        size_t n;
+        if (!llp_reader_all_columns(b->reader, &n, &b->err)) return -1;
+    }
     if (llp_reader_next(b->reader, &b->first, &b->err) < 0) return -1;
     const char *clash = b->first ? column_clash(b, b->first) : NULL;
     if (!clash) return 0;

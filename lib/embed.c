@@ -346,21 +346,27 @@ typedef struct search_state {
     llp_neighbor *best;     /* (k) best first */
 } search_state;
 
-static int visit_vector(void *ctx, const char *record_id, const float *vec, int dim)
+static int visit_vector(void *ctx, const char *record_id, const char *text,
+                        const float *vec, int dim)
 {
     search_state *st = ctx;
     if (dim != st->dim) return 0;
     float score = llp_cosine(st->query, vec, dim);
     if (st->n == st->k && !(score > st->best[st->k - 1].score)) return 0;
     int at = st->n < st->k ? st->n : st->k - 1;
-    if (st->n == st->k) free(st->best[at].record_id);
-    else st->n++;
+    if (st->n == st->k) {
+        free(st->best[at].record_id);
+        free(st->best[at].text);
+    } else {
+        st->n++;
+    }
     /* move worse hits down; equal scores stay ahead (store order) */
     while (at > 0 && score > st->best[at - 1].score) {
         st->best[at] = st->best[at - 1];
         at--;
     }
     st->best[at].record_id = llp_strdup(record_id);
+    st->best[at].text = text ? llp_strdup(text) : NULL;
     st->best[at].score = score;
     return 0;
 }
@@ -373,7 +379,10 @@ int llp_embed_search(llp_store *s, const char *collection, const char *model_fp,
     if (k <= 0) return 0;
     search_state st = { query, dim, k, 0, out };
     if (llp_store_embeddings_each(s, collection, model_fp, visit_vector, &st, err)) {
-        for (int i = 0; i < st.n; i++) free(out[i].record_id);
+        for (int i = 0; i < st.n; i++) {
+            free(out[i].record_id);
+            free(out[i].text);
+        }
         return -1;
     }
     *n_out = st.n;

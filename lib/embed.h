@@ -119,6 +119,8 @@ void llp_l2_normalize(float *v, int dim);
 /* One search hit. */
 typedef struct llp_neighbor {
     char *record_id;    /* malloc'd */
+    char *text;         /* malloc'd: the text the vector was made from, as
+                           stored; NULL when the store has none */
     float score;        /* cosine similarity with the query */
 } llp_neighbor;
 
@@ -126,7 +128,7 @@ typedef struct llp_neighbor {
  * made by model_fp when it is non-NULL; vectors of another dimension are
  * skipped), best first; ties keep the store's order. Writes at most k hits
  * to out (caller's array of k) and their number to *n_out. Returns 0, or -1
- * with err set. Free each hit's record_id. */
+ * with err set. Free each hit's record_id and text. */
 int llp_embed_search(llp_store *s, const char *collection, const char *model_fp,
                      const float *query, int dim, int k, llp_neighbor *out, int *n_out,
                      llp_err *err);

@@ -96,7 +96,8 @@ static int store_vectors(llp_embed_task *t, llp_batch *b, llp_record *const *rec
     if (own && llp_store_begin(s, err)) return -1;
     for (int i = 0; i < n; i++) {
         if (!vecs[i]) continue;
-        if (llp_store_embedding_put(s, t->collection, recs[i]->id, hashes[i], vecs[i],
+        if (llp_store_embedding_put(s, t->collection, recs[i]->id, recs[i]->text,
+                                    recs[i]->text_len, hashes[i], vecs[i],
                                     t->dim, t->model_fp, err)) {
             if (own) llp_store_rollback(s);
             return -1;

@@ -95,6 +95,19 @@ static const char *const migrations[] = {
     "CREATE TRIGGER items_fts_delete AFTER DELETE ON items BEGIN"
     "  DELETE FROM items_fts WHERE rowid = old.id;"
     "END;",
+
+    /* 2: every input record is its own item, duplicate ids included: the
+     * record's ordinal (1-based position in the run's input; 0 for items
+     * recorded before version 2 and for items that are not input records,
+     * such as summary chunks) joins the item's identity. Items keep the
+     * input record's fields (for llp-jobs export), embeddings the text
+     * they were made from (for llp-embed --similar). */
+    "ALTER TABLE items ADD COLUMN ordinal INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE items ADD COLUMN input TEXT;"
+    "DROP INDEX items_job_record;"
+    "CREATE UNIQUE INDEX items_job_record ON items(job_id, ordinal, record_id,"
+    "  task, input_hash);"
+    "ALTER TABLE embeddings ADD COLUMN text TEXT;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -241,12 +254,13 @@ int llp_store_user_version(llp_store *s)
     return v;
 }
 
-/* Bring the schema up to date inside one IMMEDIATE transaction, so two
- * processes opening a new store at once migrate it exactly once. */
-static int migrate(llp_store *s, llp_err *err)
+/* Bring the schema up to version `target` inside one IMMEDIATE
+ * transaction, so two processes opening a new store at once migrate it
+ * exactly once. */
+static int migrate(llp_store *s, int target, llp_err *err)
 {
     int v = llp_store_user_version(s);
-    if (v == LLP_STORE_SCHEMA_VERSION) return 0;
+    if (v == target) return 0;
     if (llp_store_begin(s, err)) return -1;
     v = llp_store_user_version(s);
     if (v < 0) {
@@ -259,7 +273,7 @@ static int migrate(llp_store *s, llp_err *err)
                            "this llamapipe knows (%d); upgrade llamapipe",
                            s->path, v, LLP_STORE_SCHEMA_VERSION);
     }
-    for (; v < LLP_STORE_SCHEMA_VERSION; v++) {
+    for (; v < target; v++) {
         char what[64];
         snprintf(what, sizeof what, "migrating schema to version %d", v + 1);
         if (store_exec(s, migrations[v], what, err)) {
@@ -276,7 +290,7 @@ static int migrate(llp_store *s, llp_err *err)
     return llp_store_commit(s, err);
 }
 
-llp_store *llp_store_open(const char *path, llp_err *err)
+llp_store *store_open_at_version(const char *path, int target, llp_err *err)
 {
     if (!path || !*path) {
         llp_err_set(err, "empty store path");
@@ -286,8 +300,12 @@ llp_store *llp_store_open(const char *path, llp_err *err)
     if (check_creatable(path, err)) return NULL;
     llp_store *s = llp_calloc(1, sizeof *s);
     s->path = llp_strdup(path);
-    int rc = sqlite3_open_v2(path, &s->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    /* Opened by URI so that llp_store_merge can ATTACH a read-only input
+     * with URI parameters (mode=ro, immutable=1). */
+    char *uri = store_file_uri(path, "");
+    int rc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READWRITE |
+                             SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, NULL);
+    free(uri);
     if (rc != SQLITE_OK) {
         store_fail(s, err, rc, "opening");
         llp_store_close(s);
@@ -325,7 +343,125 @@ llp_store *llp_store_open(const char *path, llp_err *err)
         return NULL;
     }
     if (store_exec(s, "PRAGMA synchronous=FULL", "setting pragmas", err) ||
-        migrate(s, err)) {
+        migrate(s, target, err)) {
+        llp_store_close(s);
+        return NULL;
+    }
+    s->version = target;
+    return s;
+}
+
+llp_store *llp_store_open(const char *path, llp_err *err)
+{
+    return store_open_at_version(path, LLP_STORE_SCHEMA_VERSION, err);
+}
+
+/* ---- opening for reading only ----------------------------------------------
+ * A store on a read-only medium, or one this user may not write, must stay
+ * inspectable. SQLite opens a WAL database read-only when its -wal and -shm
+ * files exist or can be created; on a read-only medium after a clean close
+ * neither exists, and the `immutable` URI parameter (no locks, no WAL) is
+ * the only way in. That is safe exactly when there is no write-ahead log to
+ * miss: nobody can be writing there, and an empty or absent -wal holds no
+ * committed transactions. */
+
+char *store_file_uri(const char *path, const char *query)
+{
+    size_t n = strlen(path);
+    char *uri = llp_malloc(3 * n + strlen(query) + 8);
+    char *o = uri + sprintf(uri, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+            (*p >= '0' && *p <= '9') || strchr("/-._~", *p))
+            *o++ = (char)*p;
+        else
+            o += sprintf(o, "%%%02X", *p);
+    }
+    if (*query) sprintf(o, "?%s", query);
+    else *o = '\0';
+    return uri;
+}
+
+bool store_has_wal_data(const char *path)
+{
+    char *wal = llp_malloc(strlen(path) + 5);
+    sprintf(wal, "%s-wal", path);
+    struct stat st;
+    bool data = stat(wal, &st) == 0 && st.st_size > 0;
+    free(wal);
+    return data;
+}
+
+/* Open `path` (a plain path, or a URI with SQLITE_OPEN_URI in flags) read
+ * only and read its version; the version is -1 when reading failed, with
+ * the SQLite result code in *rc. */
+static llp_store *open_read_only(const char *path, const char *name, int flags,
+                                 int *rc)
+{
+    llp_store *s = llp_calloc(1, sizeof *s);
+    s->path = llp_strdup(name);
+    s->read_only = true;
+    s->version = -1;
+    *rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY | flags, NULL);
+    if (*rc != SQLITE_OK) return s;
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    /* Reading the schema is what opens the WAL, so failures show here. */
+    sqlite3_stmt *st;
+    *rc = sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master", -1,
+                             &st, NULL);
+    if (*rc == SQLITE_OK) {
+        *rc = sqlite3_step(st);
+        if (*rc == SQLITE_ROW) *rc = SQLITE_OK;
+        sqlite3_finalize(st);
+    }
+    if (*rc == SQLITE_OK) s->version = llp_store_user_version(s);
+    return s;
+}
+
+llp_store *llp_store_open_readonly(const char *path, llp_err *err)
+{
+    if (!path || !*path) {
+        llp_err_set(err, "empty store path");
+        return NULL;
+    }
+    if (access(path, F_OK) != 0) {
+        llp_err_set(err, "%s: cannot open the store: %s", path, strerror(errno));
+        return NULL;
+    }
+    int rc;
+    llp_store *s = open_read_only(path, path, 0, &rc);
+    if (s->version < 0 && ((rc & 0xff) == SQLITE_CANTOPEN ||
+                           (rc & 0xff) == SQLITE_READONLY)) {
+        if (store_has_wal_data(path)) {
+            llp_err_set(err, "%s: cannot read the store read-only: its "
+                        "write-ahead log %s-wal holds data, and the -shm file "
+                        "SQLite needs to read it cannot be opened or created "
+                        "here; copy the store with its -wal file to a "
+                        "writable place", path, path);
+            llp_store_close(s);
+            return NULL;
+        }
+        llp_store_close(s);
+        char *uri = store_file_uri(path, "immutable=1");
+        s = open_read_only(uri, path, SQLITE_OPEN_URI, &rc);
+        free(uri);
+    }
+    if (s->version < 0) {
+        store_fail(s, err, rc, "opening read-only");
+        llp_store_close(s);
+        return NULL;
+    }
+    if (s->version > LLP_STORE_SCHEMA_VERSION) {
+        llp_err_set(err, "%s: store schema version %d is newer than this "
+                    "llamapipe knows (%d); upgrade llamapipe", path,
+                    s->version, LLP_STORE_SCHEMA_VERSION);
+        llp_store_close(s);
+        return NULL;
+    }
+    if (s->version < 1) {
+        llp_err_set(err, "%s: not a llamapipe store (schema version %d)",
+                    path, s->version);
         llp_store_close(s);
         return NULL;
     }
@@ -352,6 +488,9 @@ int llp_store_begin(llp_store *s, llp_err *err)
     if (!s) return 0;
     if (s->in_tx)
         return llp_err_set(err, "%s: transaction already open", s->path);
+    if (s->read_only)
+        return llp_err_set(err, "%s: database is read-only (opened for "
+                           "reading)", s->path);
     if (store_exec(s, "BEGIN IMMEDIATE", "starting a transaction", err))
         return -1;
     s->in_tx = true;

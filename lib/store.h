@@ -32,7 +32,7 @@ typedef struct llp_store llp_store;
 typedef struct sqlite3 sqlite3;
 
 /* Schema version this build writes (PRAGMA user_version after migrating). */
-#define LLP_STORE_SCHEMA_VERSION 1
+#define LLP_STORE_SCHEMA_VERSION 2
 
 /* Job statuses (jobs.status). "partial": finished, some records failed. */
 #define LLP_JOB_RUNNING     "running"
@@ -53,6 +53,17 @@ char *llp_store_resolve_path(const char *explicit_path, llp_err *err);
  * schema to LLP_STORE_SCHEMA_VERSION. Refuses a store whose user_version is
  * newer than this build knows. Returns NULL with err set. */
 llp_store *llp_store_open(const char *path, llp_err *err);
+
+/* Open an existing store for reading only (llp-jobs list, show, export;
+ * llp-embed --similar): never creates, migrates or writes, so a store on a
+ * read-only medium, or one this user may not write, can be read. An older
+ * schema is read as it is (fields it lacks read as absent); a newer one is
+ * refused. When SQLite cannot open the write-ahead log read-only (no -shm
+ * and no way to create one), the file is opened immutable, which is safe
+ * because then no -wal data exists; a non-empty -wal that cannot be read is
+ * refused with a message saying so. Writes on the handle fail with
+ * "PATH: database is read-only". Returns NULL with err set. */
+llp_store *llp_store_open_readonly(const char *path, llp_err *err);
 
 /* Close; rolls back a transaction left open. NULL is fine. */
 void llp_store_close(llp_store *s);
@@ -137,10 +148,18 @@ typedef struct llp_item {
     int64_t tokens_in, tokens_out;
     double ms;                 /* time spent on this record */
     bool cached;               /* output reused from an earlier item */
+    int64_t ordinal;           /* the record's 1-based position in the run's
+                                  input (llp_record.ordinal); 0 for an item
+                                  that is not an input record */
+    const json_t *input;       /* the input record's fields (object), or
+                                  NULL; stored for llp-jobs export */
 } llp_item;
 
 /* Record one item of a job. Call inside a transaction (llp_store_begin) for
- * batching; outside one it commits on its own. */
+ * batching; outside one it commits on its own. An item is identified by
+ * (job, ordinal, record_id, task, input_hash): every input record is its own
+ * item, duplicate ids and texts included; putting the same identity again
+ * (a merge bringing a row already here) adds nothing. */
 int llp_store_item_put(llp_store *s, int64_t job_id, const llp_cache_key *key,
                        const llp_item *item, llp_err *err);
 
@@ -151,19 +170,23 @@ int llp_store_cache_get(llp_store *s, const llp_cache_key *key,
                         int64_t *tokens_out, llp_err *err);
 
 /* ---- embeddings -----------------------------------------------------------
- * Vectors in named collections, stored as little-endian float32 BLOBs;
+ * Vectors in named collections, stored as little-endian float32 BLOBs with
+ * the text they were made from (text_len bytes, as read; NULL = none);
  * unique per (collection, content_hash, model_fp): storing the same content
  * again replaces the row (and its record_id). */
 int llp_store_embedding_put(llp_store *s, const char *collection,
-                            const char *record_id, const char *content_hash,
+                            const char *record_id, const char *text,
+                            size_t text_len, const char *content_hash,
                             const float *vec, int dim, const char *model_fp,
                             llp_err *err);
 
 /* Visit every vector of a collection (only those of model_fp when it is
  * non-NULL). The visitor returns non-zero to stop early. Returns 0, or -1
- * with err set. vec is valid only during the call. */
+ * with err set. vec and text are valid only during the call; text is NULL
+ * for vectors stored without one (before schema version 2). */
 typedef int (*llp_embedding_visitor)(void *ctx, const char *record_id,
-                                     const float *vec, int dim);
+                                     const char *text, const float *vec,
+                                     int dim);
 int llp_store_embeddings_each(llp_store *s, const char *collection,
                               const char *model_fp,
                               llp_embedding_visitor visit, void *ctx,
@@ -180,17 +203,27 @@ json_t *llp_store_jobs_list(llp_store *s, llp_err *err);
 /* One job with argv and params decoded; NULL with err "no job N". */
 json_t *llp_store_job_get(llp_store *s, int64_t job_id, llp_err *err);
 
-/* Visit a job's items in insertion order, each as a record: {"id":
- * record_id, ...output fields, "error": ...}. Visitor returns non-zero to
- * stop. Returns 0 or -1. */
+/* Visit a job's records (its items of its own task: not a summarize job's
+ * chunk items) in insertion order, each as a record. With
+ * with_input, the record as the tool wrote it: the input record's fields,
+ * then the fields the tool added, then "error" when it failed (items stored
+ * without their input, before schema version 2, start from {"id":
+ * record_id} instead). Without, {"id": record_id, ...added fields,
+ * "error": ...}. Visitor returns non-zero to stop. Returns 0 or -1. */
 typedef int (*llp_item_visitor)(void *ctx, json_t *record);
-int llp_store_job_items(llp_store *s, int64_t job_id, llp_item_visitor visit,
-                        void *ctx, llp_err *err);
+int llp_store_job_items(llp_store *s, int64_t job_id, bool with_input,
+                        llp_item_visitor visit, void *ctx, llp_err *err);
+
+/* The job whose items stand for job_id's output: job_id itself, or for a
+ * pipeline job (one with child jobs) its newest child, the last step run.
+ * Returns the id (> 0), or -1 with err set. */
+int64_t llp_store_job_output_job(llp_store *s, int64_t job_id, llp_err *err);
 
 /* Copy every model, job, item and embedding of the store at in_path into
  * s, remapping ids. Idempotent: jobs are matched by uuid, items by (job,
- * record, task, input hash), models by fingerprint, embeddings by their
- * unique key. Counts of rows added go to *jobs_added / *items_added
+ * ordinal, record, task, input hash), models by fingerprint, embeddings by
+ * their unique key. An input this process cannot write is read as it is
+ * (read-only; schema version 1 or 2), any other is migrated first. Counts of rows added go to *jobs_added / *items_added
  * (either may be NULL). One transaction per input store. */
 int llp_store_merge(llp_store *s, const char *in_path, int64_t *jobs_added,
                     int64_t *items_added, llp_err *err);

@@ -110,20 +110,45 @@ json_t *llp_store_job_get(llp_store *s, int64_t job_id, llp_err *err)
     return o;
 }
 
-int llp_store_job_items(llp_store *s, int64_t job_id, llp_item_visitor visit,
-                        void *ctx, llp_err *err)
+/* The first record of an item: its stored input fields with_input (when
+ * the item has them), else {"id": record_id}. */
+static json_t *item_record_base(sqlite3_stmt *st, bool with_input)
+{
+    if (with_input && sqlite3_column_type(st, 3) == SQLITE_TEXT) {
+        json_t *in = json_loads((const char *)sqlite3_column_text(st, 3), 0,
+                                NULL);
+        if (json_is_object(in)) {
+            /* "error" is the item's own (set after the added fields), not
+             * the upstream one the input may carry. */
+            json_object_del(in, "error");
+            return in;
+        }
+        json_decref(in);
+    }
+    json_t *rec = json_object();
+    json_object_set_new(rec, "id", column_json(st, 0, NULL));
+    return rec;
+}
+
+int llp_store_job_items(llp_store *s, int64_t job_id, bool with_input,
+                        llp_item_visitor visit, void *ctx, llp_err *err)
 {
     if (!s) return 0;
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(s->db,
-        "SELECT record_id, output, error FROM items WHERE job_id = ?1"
-        " ORDER BY id", -1, &st, NULL);
+    /* The job's records are its items of its own task (a summarize job's
+     * chunk items are not records). A store read as it is may predate the
+     * input column (version 1). */
+#define JOB_RECORDS " FROM items WHERE job_id = ?1 AND task =" \
+    " (SELECT tool FROM jobs WHERE id = ?1) ORDER BY id"
+    int rc = sqlite3_prepare_v2(s->db, s->version >= 2
+        ? "SELECT record_id, output, error, input" JOB_RECORDS
+        : "SELECT record_id, output, error, NULL" JOB_RECORDS, -1, &st, NULL);
+#undef JOB_RECORDS
     if (rc != SQLITE_OK) return store_fail(s, err, rc, "reading items");
     sqlite3_bind_int64(st, 1, job_id);
     int result = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *rec = json_object();
-        json_object_set_new(rec, "id", column_json(st, 0, NULL));
+        json_t *rec = item_record_base(st, with_input);
         const char *out = (const char *)sqlite3_column_text(st, 1);
         json_t *fields = out ? json_loads(out, 0, NULL) : NULL;
         if (json_is_object(fields)) json_object_update(rec, fields);
@@ -138,6 +163,22 @@ int llp_store_job_items(llp_store *s, int64_t job_id, llp_item_visitor visit,
         result = store_fail(s, err, rc, "reading items");
     sqlite3_finalize(st);
     return result;
+}
+
+int64_t llp_store_job_output_job(llp_store *s, int64_t job_id, llp_err *err)
+{
+    if (!s) return llp_err_set(err, "no store (--no-db)");
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db,
+        "SELECT coalesce(max(id), ?1) FROM jobs WHERE parent_job = ?1", -1,
+        &st, NULL);
+    if (rc != SQLITE_OK) return store_fail(s, err, rc, "reading a job");
+    sqlite3_bind_int64(st, 1, job_id);
+    rc = sqlite3_step(st);
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    if (rc != SQLITE_ROW) store_fail(s, err, rc, "reading a job");
+    sqlite3_finalize(st);
+    return id;
 }
 
 /* ---- merge ------------------------------------------------------------------ */
@@ -180,21 +221,34 @@ static const char *const merge_job_states =
     "     tokens_out, elapsed_ms FROM src.jobs sj WHERE sj.uuid = main.jobs.uuid)"
     " WHERE status = 'running' AND uuid IN"
     "  (SELECT uuid FROM src.jobs WHERE status != 'running')";
-static const char *const merge_items =
-    "INSERT OR IGNORE INTO main.items(job_id, record_id, task, model_fp,"
-    "  params_hash, input_hash, output, error, cached, tokens_in, tokens_out,"
-    "  ms, created_at)"
-    " SELECT mj.id, i.record_id, i.task, i.model_fp, i.params_hash,"
-    "  i.input_hash, i.output, i.error, i.cached, i.tokens_in, i.tokens_out,"
-    "  i.ms, i.created_at"
-    " FROM src.items i JOIN src.jobs sj ON sj.id = i.job_id"
-    "  JOIN main.jobs mj ON mj.uuid = sj.uuid ORDER BY i.id";
-static const char *const merge_embeddings =
-    "INSERT INTO main.embeddings(collection, record_id, content_hash, dim,"
-    "  vector, model_fp, created_at)"
-    " SELECT collection, record_id, content_hash, dim, vector, model_fp,"
-    "  created_at FROM src.embeddings WHERE true ORDER BY id"
-    " ON CONFLICT(collection, content_hash, model_fp) DO NOTHING";
+/* Items and embeddings of an input of version 2, and of version 1 (read
+ * as it is when it cannot be migrated in place: ordinal 0, no input, no
+ * text, as its rows get when migrated). */
+#define MERGE_ITEMS(ORDINAL, INPUT) \
+    "INSERT OR IGNORE INTO main.items(job_id, record_id, task, model_fp," \
+    "  params_hash, input_hash, output, error, cached, tokens_in, tokens_out," \
+    "  ms, created_at, ordinal, input)" \
+    " SELECT mj.id, i.record_id, i.task, i.model_fp, i.params_hash," \
+    "  i.input_hash, i.output, i.error, i.cached, i.tokens_in, i.tokens_out," \
+    "  i.ms, i.created_at, " ORDINAL ", " INPUT \
+    " FROM src.items i JOIN src.jobs sj ON sj.id = i.job_id" \
+    "  JOIN main.jobs mj ON mj.uuid = sj.uuid ORDER BY i.id"
+#define MERGE_EMBEDDINGS(TEXT) \
+    "INSERT INTO main.embeddings(collection, record_id, content_hash, dim," \
+    "  vector, model_fp, created_at, text)" \
+    " SELECT collection, record_id, content_hash, dim, vector, model_fp," \
+    "  created_at, " TEXT " FROM src.embeddings WHERE true ORDER BY id" \
+    " ON CONFLICT(collection, content_hash, model_fp) DO NOTHING"
+static const char *const merge_items[] = {
+    [1] = MERGE_ITEMS("0", "NULL"),
+    [2] = MERGE_ITEMS("i.ordinal", "i.input"),
+};
+static const char *const merge_embeddings[] = {
+    [1] = MERGE_EMBEDDINGS("NULL"),
+    [2] = MERGE_EMBEDDINGS("text"),
+};
+_Static_assert(sizeof merge_items / sizeof *merge_items ==
+               LLP_STORE_SCHEMA_VERSION + 1, "merge SQL for every version");
 
 static int attached_version(llp_store *s)
 {
@@ -206,20 +260,51 @@ static int attached_version(llp_store *s)
     return v;
 }
 
-static int attach(llp_store *s, const char *in_path, llp_err *err)
+/* ATTACH in_path AS src, by URI with `query` ("" or "mode=ro..."). */
+static int attach(llp_store *s, const char *in_path, const char *query,
+                  llp_err *err)
 {
     sqlite3_stmt *st;
+    char *uri = store_file_uri(in_path, query);
     int rc = sqlite3_prepare_v2(s->db, "ATTACH ?1 AS src", -1, &st, NULL);
     if (rc == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, in_path, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 1, uri, -1, SQLITE_TRANSIENT);
         rc = sqlite3_step(st);
         if (rc == SQLITE_DONE) rc = SQLITE_OK;
     }
     sqlite3_finalize(st);
+    free(uri);
     if (rc != SQLITE_OK)
         return llp_err_set(err, "%s: cannot attach: %s", in_path,
                            sqlite3_errmsg(s->db));
     return 0;
+}
+
+static void detach(llp_store *s);
+
+/* Attach an input we may not write (another user's shard, a read-only
+ * medium) read-only; as llp_store_open_readonly does, immutable when its
+ * write-ahead log cannot be opened and holds nothing. Returns its schema
+ * version, or -1 with err set. */
+static int attach_read_only(llp_store *s, const char *in_path, llp_err *err)
+{
+    int v = -1;
+    if (attach(s, in_path, "mode=ro", err) == 0) {
+        v = attached_version(s);
+        if (v < 0) detach(s);
+    }
+    if (v < 0 && !store_has_wal_data(in_path) &&
+        attach(s, in_path, "mode=ro&immutable=1", err) == 0) {
+        v = attached_version(s);
+        if (v < 0) detach(s);
+    }
+    if (v < 0)
+        llp_err_set(err, "%s: cannot read the store read-only%s", in_path,
+                    store_has_wal_data(in_path)
+                        ? ": its write-ahead log holds data, and the -shm file"
+                          " SQLite needs to read it cannot be opened or"
+                          " created here" : "");
+    return v;
 }
 
 static void detach(llp_store *s)
@@ -241,20 +326,24 @@ int llp_store_merge(llp_store *s, const char *in_path, int64_t *jobs_added,
                            in_path);
 
     /* An input written by an older llamapipe is migrated first, by opening
-     * it as a store; a newer one is refused by the same open. */
-    /* A store we may not write (another user's shard) is read as it is;
-     * the version check below refuses it if it is older. */
+     * it as a store; a newer one is refused by the same open. A store we
+     * may not write (another user's shard) is read as it is, in any
+     * version this build can read. */
+    int v;
     if (access(in_path, W_OK) == 0) {
         llp_store *in = llp_store_open(in_path, err);
         if (!in) return -1;
         llp_store_close(in);
+        if (attach(s, in_path, "", err)) return -1;
+        v = attached_version(s);
+    } else {
+        v = attach_read_only(s, in_path, err);
+        if (v < 0) return -1;
     }
-    if (attach(s, in_path, err)) return -1;
-    int v = attached_version(s);
-    if (v != LLP_STORE_SCHEMA_VERSION) {
+    if (v < 1 || v > LLP_STORE_SCHEMA_VERSION) {
         detach(s);
-        return llp_err_set(err, "%s: schema version %d, expected %d", in_path,
-                           v, LLP_STORE_SCHEMA_VERSION);
+        return llp_err_set(err, "%s: schema version %d, expected 1 to %d",
+                           in_path, v, LLP_STORE_SCHEMA_VERSION);
     }
     if (llp_store_begin(s, err)) {
         detach(s);
@@ -269,10 +358,11 @@ int llp_store_merge(llp_store *s, const char *in_path, int64_t *jobs_added,
     if (!rc) rc = store_exec(s, merge_parents, "merging job parents", err);
     if (!rc) rc = store_exec(s, merge_job_states, "merging job states", err);
     if (!rc) {
-        rc = store_exec(s, merge_items, "merging items", err);
+        rc = store_exec(s, merge_items[v], "merging items", err);
         n_items = changes(s);
     }
-    if (!rc) rc = store_exec(s, merge_embeddings, "merging embeddings", err);
+    if (!rc)
+        rc = store_exec(s, merge_embeddings[v], "merging embeddings", err);
     if (rc) llp_store_rollback(s);
     else rc = llp_store_commit(s, err);
     detach(s);

@@ -22,6 +22,10 @@ struct llp_store {
     sqlite3 *db;
     char *path;
     bool in_tx;                       /* inside llp_store_begin/commit */
+    bool read_only;                   /* llp_store_open_readonly */
+    int version;                      /* schema version of the open file:
+                                         LLP_STORE_SCHEMA_VERSION, or older
+                                         when opened read-only */
     sqlite3_stmt *stmts[N_STORE_STMTS];
 };
 
@@ -46,5 +50,18 @@ sqlite3_stmt *store_stmt(llp_store *s, enum store_stmt which, const char *sql,
 int store_step_write(sqlite3_stmt *st);
 
 void store_finalize_statements(llp_store *s);
+
+/* "file:" URI of a path (for opens with SQLITE_OPEN_URI, and ATTACH on a
+ * connection opened so): bytes other than unreserved ones and '/' are
+ * percent-encoded; `query` ("immutable=1", or "" for none) follows a '?'.
+ * Newly allocated. */
+char *store_file_uri(const char *path, const char *query);
+
+/* True when PATH-wal exists and holds data (committed pages, maybe). */
+bool store_has_wal_data(const char *path);
+
+/* llp_store_open, migrating only up to schema version `target` (at most
+ * LLP_STORE_SCHEMA_VERSION): tests make stores of older versions with it. */
+llp_store *store_open_at_version(const char *path, int target, llp_err *err);
 
 #endif

@@ -267,17 +267,19 @@ int llp_store_item_put(llp_store *s, int64_t job_id, const llp_cache_key *key,
                        const llp_item *item, llp_err *err)
 {
     if (!s) return 0;
-    /* OR IGNORE: the same record (id and input) twice in one job, or a
-     * merge bringing a row that is already here, is recorded once. */
+    /* OR IGNORE: an item already here (the same ordinal, id and input in
+     * this job) is recorded once. Records with the same id are told apart
+     * by their ordinal, so none is lost. */
     sqlite3_stmt *st = store_stmt(s, STMT_ITEM_PUT,
         "INSERT OR IGNORE INTO items(job_id, record_id, task, model_fp,"
         "  params_hash, input_hash, output, error, cached, tokens_in,"
-        "  tokens_out, ms, created_at)"
+        "  tokens_out, ms, created_at, ordinal, input)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-        STORE_NOW ")", err);
+        STORE_NOW ", ?13, ?14)", err);
     if (!st) return -1;
     char *output = item->error && !item->output ? NULL
                                                 : json_text(item->output, "{}");
+    char *input = item->input ? json_text(item->input, "{}") : NULL;
     sqlite3_bind_int64(st, 1, job_id);
     bind_text(st, 2, item->record_id ? item->record_id : "");
     bind_text(st, 3, key->task ? key->task : "");
@@ -290,7 +292,10 @@ int llp_store_item_put(llp_store *s, int64_t job_id, const llp_cache_key *key,
     sqlite3_bind_int64(st, 10, item->tokens_in);
     sqlite3_bind_int64(st, 11, item->tokens_out);
     sqlite3_bind_double(st, 12, item->ms);
+    sqlite3_bind_int64(st, 13, item->ordinal);
+    bind_text(st, 14, input);
     free(output);
+    free(input);
     int rc = store_step_write(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) return store_fail(s, err, rc, "recording an item");
@@ -360,7 +365,8 @@ static void le_to_float(const unsigned char *src, float *dst, int n)
 }
 
 int llp_store_embedding_put(llp_store *s, const char *collection,
-                            const char *record_id, const char *content_hash,
+                            const char *record_id, const char *text,
+                            size_t text_len, const char *content_hash,
                             const float *vec, int dim, const char *model_fp,
                             llp_err *err)
 {
@@ -370,11 +376,12 @@ int llp_store_embedding_put(llp_store *s, const char *collection,
                            s->path, record_id ? record_id : "?", dim);
     sqlite3_stmt *st = store_stmt(s, STMT_EMBEDDING_PUT,
         "INSERT INTO embeddings(collection, record_id, content_hash, dim,"
-        "  vector, model_fp, created_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, " STORE_NOW ")"
+        "  vector, model_fp, created_at, text)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, " STORE_NOW ", ?7)"
         " ON CONFLICT(collection, content_hash, model_fp) DO UPDATE SET"
         "  record_id = excluded.record_id, dim = excluded.dim,"
-        "  vector = excluded.vector, created_at = excluded.created_at", err);
+        "  vector = excluded.vector, created_at = excluded.created_at,"
+        "  text = excluded.text", err);
     if (!st) return -1;
     unsigned char *blob = llp_malloc((size_t)dim * 4);
     float_to_le(vec, blob, dim);
@@ -384,6 +391,9 @@ int llp_store_embedding_put(llp_store *s, const char *collection,
     sqlite3_bind_int(st, 4, dim);
     sqlite3_bind_blob(st, 5, blob, dim * 4, SQLITE_TRANSIENT);
     bind_text(st, 6, model_fp ? model_fp : "");
+    /* The bytes as read (a text may not be valid UTF-8): readers sanitize. */
+    if (text) sqlite3_bind_text(st, 7, text, (int)text_len, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(st, 7);
     free(blob);
     int rc = store_step_write(st);
     sqlite3_reset(st);
@@ -398,10 +408,14 @@ int llp_store_embeddings_each(llp_store *s, const char *collection,
                               llp_err *err)
 {
     if (!s) return 0;
-    sqlite3_stmt *st = prepare(s,
-        "SELECT record_id, dim, vector FROM embeddings"
-        " WHERE collection = ?1 AND (?2 IS NULL OR model_fp = ?2)"
-        " ORDER BY id", err);
+    /* A store read as it is may predate the text column (version 1). */
+    sqlite3_stmt *st = prepare(s, s->version >= 2
+        ? "SELECT record_id, dim, vector, text FROM embeddings"
+          " WHERE collection = ?1 AND (?2 IS NULL OR model_fp = ?2)"
+          " ORDER BY id"
+        : "SELECT record_id, dim, vector, NULL FROM embeddings"
+          " WHERE collection = ?1 AND (?2 IS NULL OR model_fp = ?2)"
+          " ORDER BY id", err);
     if (!st) return -1;
     bind_text(st, 1, collection ? collection : "");
     bind_text(st, 2, model_fp);
@@ -424,7 +438,8 @@ int llp_store_embeddings_each(llp_store *s, const char *collection,
             vec = llp_realloc(vec, (size_t)cap * sizeof *vec);
         }
         le_to_float(blob, vec, dim);
-        if (visit(ctx, rid ? rid : "", vec, dim)) break;
+        const char *text = (const char *)sqlite3_column_text(st, 3);
+        if (visit(ctx, rid ? rid : "", text, vec, dim)) break;
     }
     if (result == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
         result = store_fail(s, err, rc, "reading embeddings");

@@ -65,8 +65,11 @@ is "$(printf '%s\n' "$got" | wc -l | tr -d ' ')" 3 "-k 3: three records"
 is "$(printf '%s\n' "$got" | head -1 | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["id"], round(r["score"],4))')" "2 1.0" \
    "--similar: a stored text's nearest record is itself, score 1"
 is "$(printf '%s\n' "$got" | python3 -c 'import json,sys; s=[json.loads(l)["score"] for l in sys.stdin]; print(s==sorted(s,reverse=True))')" True "best first"
+is "$(printf '%s\n' "$got" | head -1 | python3 -c 'import json,sys; r=json.load(sys.stdin); print(list(r), r["text"])')" "['id', 'text', 'score'] gamma delta" \
+   "--similar: each hit has its id, the text that was embedded, and the score"
 got=$("$E" -m "$M" --db "$DB" --collection fruit --similar 'eta theta' --out text -k 1)
 is "$(printf '%s' "$got" | cut -f1)" 5 "--out text: id then score"
+is "$(printf '%s' "$got" | cut -f3)" "eta theta" "--out text: then the text"
 got=$("$E" -m "$M" --db "$DB" --collection empty --similar 'x' 2>&1 >/dev/null)
 is "$got" "llp-embed: note: collection 'empty' has no vectors of this model" "an empty collection: a note, no records"
 

@@ -1,7 +1,8 @@
 /*
  * cli_jobs.c — bin/llp-jobs end to end: list (text, jsonl, csv), show,
- * export, merge of shard stores (twice: idempotent), gc, and its errors and
- * exit codes. The stores are filled by the fake tool of batch_fake.h, so
+ * export (full records or --added, a pipeline job's last step), records with
+ * duplicate ids (each its own item, through shards and merges), merge of
+ * shard stores (twice: idempotent), gc, and its errors and exit codes. The stores are filled by the fake tool of batch_fake.h, so
  * this test needs no model and no other binary.
  *
  * Not for: the store API itself (store_schema.c) or the batch loop
@@ -33,6 +34,14 @@ static int jobs(char **out, char **err_text, const char *args)
             if (*c == '\n') *c = ' ';
     }
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* ok() that the strings are equal, showing both when they are not. */
+static int same_text(const char *got, const char *want, const char *name)
+{
+    int same = got && strcmp(got, want) == 0;
+    if (!same) diag("got:  '%s'\n# want: '%s'", got ? got : "(null)", want);
+    return ok(same, "%s", name);
 }
 
 static int count_char(const char *s, char c)
@@ -108,12 +117,155 @@ static void test_list_show_export(const char *db)
        "export keeps input order");
     free(out);
 
+    snprintf(args, sizeof args, "--db '%s' export 1", db);
+    jobs(&out, NULL, args);
+    const char *want = "{\"id\":\"r1\",\"text\":\"record number 1\",\"upper\":"
+                        "\"RECORD NUMBER 1\",\"len\":15}\n";
+    ok(strncmp(out, want, strlen(want)) == 0,
+       "export gives the record as the tool wrote it: input fields, then "
+       "the added ones");
+    free(out);
+
     snprintf(args, sizeof args, "--db '%s' export 2 --out csv", db);
+    jobs(&out, NULL, args);
+    ok(strncmp(out, "id,text,upper,len,error\n", 24) == 0 &&
+           strstr(out, "\nr2,record number 2,RECORD NUMBER 2,15,\n") &&
+           count_char(out, '\n') == 11,
+       "export --out csv: the input columns, then those of every item, error "
+       "last");
+    free(out);
+
+    snprintf(args, sizeof args, "--db '%s' export 2 --added --out csv", db);
     jobs(&out, NULL, args);
     ok(strncmp(out, "id,upper,len,error\n", 19) == 0 &&
            count_char(out, '\n') == 11,
-       "export --out csv: columns from every item, error last");
+       "export --added: only the id, the added fields and error");
     free(out);
+
+    snprintf(args, sizeof args, "--db '%s' --added list", db);
+    is_int(jobs(NULL, &err, args), 2, "--added with list is a usage error");
+    ok(strstr(err, "--added is an option of export, not of: list") != NULL,
+       "and says so: %s", err);
+    free(err);
+}
+
+/* Item 3 of issue 17: records with the same id are each their own item. */
+static void test_duplicate_ids(void)
+{
+    char csv[1300], db[1300], out_path[1300], args[4096], *out, *err;
+    snprintf(csv, sizeof csv, "%s/dups.csv", dir);
+    snprintf(db, sizeof db, "%s/dups.db", dir);
+    snprintf(out_path, sizeof out_path, "%s/dups.out", dir);
+    FILE *f = fopen(csv, "w");
+    fputs("id,text\n1,same text\n1,same text\n1,other text\n2,more\n", f);
+    fclose(f);
+    const char *run[] = { "--db", db, "-q", csv, NULL };
+    fake_tool t = { 0 };
+    is_int(fake_run(&t, 4, out_path, NULL, run), 0, "duplicate ids: the run exits 0");
+    is_int(db_int(db, "SELECT n_items FROM jobs"), 4,
+           "duplicate ids: the job counts 4 records");
+    is_int(db_int(db, "SELECT count(*) FROM items"), 4,
+           "duplicate ids: 4 items, one per input record, repeats included");
+    is_int(db_int(db, "SELECT group_concat(ordinal, '') FROM items"), 1234,
+           "duplicate ids: each item has its record's position");
+    snprintf(args, sizeof args, "--db '%s' export last --out csv", db);
+    is_int(jobs(&out, NULL, args), 0, "duplicate ids: export exits 0");
+    same_text(out, "id,text,upper,len,error\n1,same text,SAME TEXT,9,\n"
+                "1,same text,SAME TEXT,9,\n1,other text,OTHER TEXT,10,\n"
+                "2,more,MORE,4,\n",
+           "duplicate ids: export gives every record, in input order");
+    free(out);
+
+    /* A second run takes every record from the cache and still records each. */
+    fake_tool t2 = { 0 };
+    fake_run(&t2, 4, out_path, NULL, run);
+    is_int(db_int(db, "SELECT count(*) FROM items WHERE job_id = 2"), 4,
+           "duplicate ids: a cached re-run records 4 items too");
+
+    /* Shards of the same input, merged: every record kept, once. */
+    char s0[1300], s1[1300], all[1300];
+    snprintf(s0, sizeof s0, "%s/dups0.db", dir);
+    snprintf(s1, sizeof s1, "%s/dups1.db", dir);
+    snprintf(all, sizeof all, "%s/dupsall.db", dir);
+    const char *r0[] = { "--db", s0, "-q", "--shard", "0/2", csv, NULL };
+    const char *r1[] = { "--db", s1, "-q", "--shard", "1/2", csv, NULL };
+    fake_tool f0 = { 0 }, f1 = { 0 };
+    fake_run(&f0, 4, out_path, NULL, r0);
+    fake_run(&f1, 4, out_path, NULL, r1);
+    snprintf(args, sizeof args, "merge '%s' '%s' '%s'", all, s0, s1);
+    is_int(jobs(NULL, &err, args), 0, "duplicate ids: merging the shards exits 0");
+    free(err);
+    is_int(db_int(all, "SELECT count(*) FROM items"), 4,
+           "duplicate ids: the merged shards hold every record");
+    is_int(db_int(all, "SELECT sum(n_items) FROM jobs"), 4,
+           "duplicate ids: job counts equal the items");
+    is_int(jobs(NULL, &err, args), 0, "duplicate ids: merging again exits 0");
+    ok(strstr(err, "0 jobs, 0 items") != NULL,
+       "duplicate ids: merging again adds nothing: %s", err);
+    free(err);
+    is_int(db_int(all, "SELECT count(*) FROM items"), 4,
+           "duplicate ids: still 4 items after the second merge");
+}
+
+/* Item 10 of issue 17: a pipeline job's export is its last step's records. */
+static void test_pipeline_export(void)
+{
+    char db[1300], args[4096], *out, *err;
+    snprintf(db, sizeof db, "%s/pipe.db", dir);
+    llp_err e;
+    llp_store *s = llp_store_open(db, &e);
+    llp_job_spec pipe = { "pipeline:demo", 0, 0, NULL, NULL, 0 };
+    int64_t pj = llp_store_job_begin(s, &pipe, &e);
+    llp_job_spec step1 = { "tokenize", pj, 0, NULL, NULL, 0 };
+    llp_job_spec step2 = { "classify", pj, 0, NULL, NULL, 0 };
+    int64_t j1 = llp_store_job_begin(s, &step1, &e);
+    int64_t j2 = llp_store_job_begin(s, &step2, &e);
+    llp_job_spec other = { "tokenize", 0, 0, NULL, NULL, 0 };
+    llp_store_job_begin(s, &other, &e);   /* a later unrelated job */
+    const char *ids[] = { "a", "b" };
+    for (int i = 0; i < 2; i++) {
+        llp_cache_key key = { "tokenize", "", "p", "" };
+        llp_hash128(ids[i], 1, key.input_hash);
+        json_t *in1 = json_pack("{s:s,s:s}", "id", ids[i], "text", "words");
+        json_t *o1 = json_pack("{s:i}", "n_tokens", 2);
+        llp_item it1 = { .record_id = ids[i], .output = o1, .ordinal = i + 1,
+                         .input = in1 };
+        llp_store_item_put(s, j1, &key, &it1, &e);
+        key.task = "classify";
+        json_t *in2 = json_pack("{s:s,s:s,s:i}", "id", ids[i], "text", "words",
+                                "n_tokens", 2);
+        json_t *o2 = json_pack("{s:s}", "label", "ok");
+        llp_item it2 = { .record_id = ids[i], .output = o2, .ordinal = i + 1,
+                         .input = in2 };
+        llp_store_item_put(s, j2, &key, &it2, &e);
+        json_decref(in1);
+        json_decref(o1);
+        json_decref(in2);
+        json_decref(o2);
+    }
+    /* An item of another task in the job (as a summarize job's chunk
+     * summaries) is not one of its records. */
+    llp_cache_key chunk = { "classify-chunk", "", "p", "" };
+    llp_hash128("c", 1, chunk.input_hash);
+    json_t *oc = json_pack("{s:s}", "summary", "part");
+    llp_item ic = { .record_id = "a#L1.0", .output = oc };
+    llp_store_item_put(s, j2, &chunk, &ic, &e);
+    json_decref(oc);
+    llp_store_close(s);
+    snprintf(args, sizeof args, "--db '%s' export %lld", db, (long long)pj);
+    is_int(jobs(&out, &err, args), 0, "pipeline export exits 0");
+    same_text(out, "{\"id\":\"a\",\"text\":\"words\",\"n_tokens\":2,\"label\":\"ok\"}\n"
+                "{\"id\":\"b\",\"text\":\"words\",\"n_tokens\":2,\"label\":\"ok\"}\n",
+           "pipeline export: the last step's records, with every field the "
+           "steps added, and no item of another task");
+    ok(strstr(err, "job 1 is a pipeline: exporting its last step, job 3") != NULL,
+       "pipeline export says which step job it exports: %s", err);
+    free(out);
+    free(err);
+    snprintf(args, sizeof args, "--db '%s' -q export %lld", db, (long long)pj);
+    jobs(NULL, &err, args);
+    same_text(err, "", "pipeline export -q: no note");
+    free(err);
 }
 
 static void test_merge(void)
@@ -193,9 +345,9 @@ static void test_gc(const char *db)
     int64_t j2 = llp_store_job_begin(s, &spec, &e);
     llp_cache_key key = { "fake", "m", "p", "" };
     llp_hash128("x", 1, key.input_hash);
-    llp_item bad = { "x", NULL, "x: transient failure", 0, 0, 0, false };
+    llp_item bad = { .record_id = "x", .error = "x: transient failure" };
     json_t *o = json_pack("{s:s}", "upper", "X");
-    llp_item good = { "x", o, NULL, 0, 0, 0, false };
+    llp_item good = { .record_id = "x", .output = o };
     llp_store_item_put(s, j1, &key, &bad, &e);
     llp_store_item_put(s, j2, &key, &good, &e);
     json_decref(o);
@@ -274,6 +426,8 @@ int main(void)
     fake_run(&t2, 1, out, NULL, args);
 
     test_list_show_export(db);
+    test_duplicate_ids();
+    test_pipeline_export();
     test_merge();
     test_errors(db);
     test_gc(db);

@@ -292,12 +292,12 @@ static void test_search(void)
         char id[16], h[LLP_HASH_HEX];
         snprintf(id, sizeof id, "t%d", i);
         llp_hash128(texts[i], strlen(texts[i]), h);
-        llp_store_embedding_put(s, "col", id, h, r[i].vec, dim, eng->fingerprint, &err);
+        llp_store_embedding_put(s, "col", id, texts[i], strlen(texts[i]), h, r[i].vec, dim, eng->fingerprint, &err);
     }
     float other[1024];
     memcpy(other, r[0].vec, sizeof(float) * (size_t)dim);
-    llp_store_embedding_put(s, "col", "other-model", "h-other", other, dim, "fp-other", &err);
-    llp_store_embedding_put(s, "col", "short", "h-short", other, 8, eng->fingerprint, &err);
+    llp_store_embedding_put(s, "col", "other-model", NULL, 0, "h-other", other, dim, "fp-other", &err);
+    llp_store_embedding_put(s, "col", "short", NULL, 0, "h-short", other, 8, eng->fingerprint, &err);
     int self_first = 0, ordered = 1;
     for (int i = 0; i < N_TEXTS; i++) {
         llp_neighbor hits[N_TEXTS + 2];
@@ -305,27 +305,35 @@ static void test_search(void)
         llp_embed_search(s, "col", eng->fingerprint, r[i].vec, dim, N_TEXTS + 2, hits, &n, &err);
         char id[16];
         snprintf(id, sizeof id, "t%d", i);
-        if (n == N_TEXTS && strcmp(hits[0].record_id, id) == 0 && fabsf(hits[0].score - 1) < 1e-5)
+        if (n == N_TEXTS && strcmp(hits[0].record_id, id) == 0 && fabsf(hits[0].score - 1) < 1e-5
+            && hits[0].text && strcmp(hits[0].text, texts[i]) == 0)
             self_first++;
         for (int j = 0; j < n; j++) {
             if (j > 0 && hits[j].score > hits[j - 1].score) ordered = 0;
             if (!strcmp(hits[j].record_id, "other-model") || !strcmp(hits[j].record_id, "short"))
                 ordered = 0;
             free(hits[j].record_id);
+            free(hits[j].text);
         }
     }
-    is_int(self_first, N_TEXTS, "each text's nearest neighbour is itself with score 1");
+    is_int(self_first, N_TEXTS, "each text's nearest neighbour is itself with score 1, with its stored text");
     ok(ordered, "hits best first; other models' and other dimensions' vectors left out");
     llp_neighbor two[2];
     int n = 0;
     llp_embed_search(s, "col", eng->fingerprint, r[1].vec, dim, 2, two, &n, &err);
     ok(n == 2 && strcmp(two[0].record_id, "t1") == 0, "k = 2 gives two hits");
-    for (int j = 0; j < n; j++) free(two[j].record_id);
+    for (int j = 0; j < n; j++) {
+        free(two[j].record_id);
+        free(two[j].text);
+    }
     n = 0;
     llp_neighbor all[20];
     llp_embed_search(s, "col", NULL, r[0].vec, dim, 20, all, &n, &err);
     is_int(n, N_TEXTS + 1, "without a model filter every vector of the dimension is searched");
-    for (int j = 0; j < n; j++) free(all[j].record_id);
+    for (int j = 0; j < n; j++) {
+        free(all[j].record_id);
+        free(all[j].text);
+    }
     llp_embed_search(s, "none", NULL, r[0].vec, dim, 3, all, &n, &err);
     is_int(n, 0, "an empty collection gives no hits");
     for (int i = 0; i < N_TEXTS; i++) llp_embed_result_free(&r[i]);

@@ -103,7 +103,7 @@ static void test_raw_transactions(void)
                     snprintf(id, sizeof id, "%d-%d", t, i);
                     llp_cache_key key = { "raw", "", "", "" };
                     llp_hash128(id, strlen(id), key.input_hash);
-                    llp_item item = { id, out, NULL, 0, 0, 0, false };
+                    llp_item item = { .record_id = id, .output = out };
                     if (llp_store_item_put(s, job, &key, &item, &err)) _exit(3);
                 }
                 if (llp_store_commit(s, &err)) {

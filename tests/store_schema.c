@@ -2,7 +2,9 @@
  * store_schema.c — the store's schema and plumbing: migrations from empty,
  * user_version, WAL, idempotent reopen, refusing newer or foreign files,
  * path resolution, the NULL store, models, embeddings, FTS5, hashes and
- * fingerprints, and error messages that name the database.
+ * fingerprints, error messages that name the database, and a store of
+ * schema version 1: read as it is (read-only), migrated to version 2, and
+ * merged.
  *
  * Not for: the record loop and cache behaviour (store_cache.c) or several
  * processes at once (store_concurrency.c).
@@ -16,6 +18,7 @@
 
 #include "hash.h"
 #include "store.h"
+#include "store_internal.h"   /* store_open_at_version: stores of version 1 */
 #include "tap.h"
 
 static char dir[1024];
@@ -147,7 +150,7 @@ static void test_disk_full(void)
     llp_job_spec spec = { "t", 0, 0, NULL, NULL, 0 };
     int64_t job = llp_store_job_begin(s, &spec, &err);
     llp_cache_key key = { "t", "", "p", "" };
-    llp_item item = { "1", NULL, NULL, 0, 0, 0, false };
+    llp_item item = { .record_id = "1" };
     json_t *out = json_pack("{s:s}", "text", "committed before the disk filled");
     item.output = out;
     llp_hash128("first", 5, key.input_hash);
@@ -216,7 +219,7 @@ static void test_null_store(void)
     llp_err err = { "" };
     llp_job_spec spec = { "t", 0, 0, NULL, NULL, 0 };
     llp_cache_key key = { "t", "", "p", "0" };
-    llp_item item = { "1", NULL, NULL, 0, 0, 0, false };
+    llp_item item = { .record_id = "1" };
     json_t *out = (json_t *)1;
     float v[2] = { 1, 2 };
     ok(llp_store_begin(NULL, &err) == 0 && llp_store_commit(NULL, &err) == 0,
@@ -229,15 +232,17 @@ static void test_null_store(void)
     is_int(llp_store_cache_get(NULL, &key, &out, NULL, NULL, &err), 0,
            "NULL store: cache misses");
     ok(out == NULL, "NULL store: no output on a miss");
-    is_int(llp_store_embedding_put(NULL, "c", "1", "h", v, 2, "", &err), 0,
+    is_int(llp_store_embedding_put(NULL, "c", "1", "t", 1, "h", v, 2, "", &err), 0,
            "NULL store: embedding put succeeds");
     llp_store_close(NULL);
 }
 
-static int count_vec(void *ctx, const char *id, const float *v, int dim)
+static int count_vec(void *ctx, const char *id, const char *text,
+                     const float *v, int dim)
 {
     int *n = ctx;
-    if (strcmp(id, "doc2") == 0 && dim == 3 && v[0] == 0.5f && v[2] == -3.25f)
+    if (strcmp(id, "doc2") == 0 && dim == 3 && v[0] == 0.5f && v[2] == -3.25f
+        && text && strcmp(text, "second text") == 0)
         n[1]++;
     n[0]++;
     return 0;
@@ -262,14 +267,14 @@ static void test_rows(void)
     json_decref(meta);
 
     float a[3] = { 1, 2, 3 }, b[3] = { 0.5f, 0, -3.25f };
-    llp_store_embedding_put(s, "docs", "doc1", "h1", a, 3, "fp1", &err);
-    llp_store_embedding_put(s, "docs", "doc1", "h2", a, 3, "fp1", &err);
-    llp_store_embedding_put(s, "docs", "doc2", "h2", b, 3, "fp1", &err);
-    llp_store_embedding_put(s, "other", "x", "h1", a, 3, "fp1", &err);
+    llp_store_embedding_put(s, "docs", "doc1", "first", 5, "h1", a, 3, "fp1", &err);
+    llp_store_embedding_put(s, "docs", "doc1", "second", 6, "h2", a, 3, "fp1", &err);
+    llp_store_embedding_put(s, "docs", "doc2", "second text", 11, "h2", b, 3, "fp1", &err);
+    llp_store_embedding_put(s, "other", "x", NULL, 0, "h1", a, 3, "fp1", &err);
     int n[2] = { 0, 0 };
     llp_store_embeddings_each(s, "docs", NULL, count_vec, n, &err);
     is_int(n[0], 2, "same content again replaces the row");
-    is_int(n[1], 1, "vectors round-trip as float32");
+    is_int(n[1], 1, "vectors round-trip as float32, with their text");
     n[0] = 0;
     llp_store_embeddings_each(s, "docs", "other-model", count_vec, n, &err);
     is_int(n[0], 0, "model filter applies");
@@ -281,7 +286,7 @@ static void test_rows(void)
     llp_cache_key key = { "summarize", "fp1", "p", "" };
     json_t *o1 = json_pack("{s:s,s:i}", "summary", "the quick brown fox",
                            "chunks", 1);
-    llp_item it = { "r1", o1, NULL, 3, 5, 1.5, false };
+    llp_item it = { .record_id = "r1", .output = o1, .tokens_in = 3, .tokens_out = 5, .ms = 1.5 };
     llp_hash128("a", 1, key.input_hash);
     llp_store_item_put(s, job, &key, &it, &err);
     it.record_id = "r2";
@@ -365,6 +370,120 @@ static void test_hashes(void)
     free(file);
 }
 
+/* A store as llamapipe wrote it at schema version 1: one job, two items
+ * (the second a repeat of the first's id with another text), one vector. */
+static void make_v1_store(const char *path)
+{
+    llp_err err = { "" };
+    llp_store *s = store_open_at_version(path, 1, &err);
+    if (!s) {
+        diag("version 1 store %s: %s", path, err.msg);
+        return;
+    }
+    llp_job_spec spec = { "fake", 0, 0, NULL, NULL, 0 };
+    llp_store_job_begin(s, &spec, &err);
+    sqlite3_exec(llp_store_sqlite(s),
+        "INSERT INTO items(job_id, record_id, task, model_fp, params_hash,"
+        "  input_hash, output, created_at) VALUES"
+        " (1, 'r1', 'fake', '', 'p', 'h1', '{\"upper\":\"A\"}', 'then'),"
+        " (1, 'r1', 'fake', '', 'p', 'h2', '{\"upper\":\"B\"}', 'then');"
+        "INSERT INTO embeddings(collection, record_id, content_hash, dim,"
+        "  vector, model_fp, created_at) VALUES"
+        " ('c', 'r1', 'h1', 1, x'0000803f', 'fp', 'then');",
+        NULL, NULL, NULL);
+    llp_store_close(s);
+}
+
+static int collect_record(void *ctx, json_t *record)
+{
+    char *t = json_dumps(record, JSON_COMPACT);
+    size_t n = strlen(ctx);
+    snprintf((char *)ctx + n, 512 - n, "%s;", t ? t : "?");
+    free(t);
+    return 0;
+}
+
+static int null_text_vec(void *ctx, const char *id, const char *text,
+                         const float *v, int dim)
+{
+    *(int *)ctx = text == NULL && dim == 1 && v[0] == 1.0f;
+    return 0;
+}
+
+static void test_version_1(void)
+{
+    llp_err err = { "" };
+    char v1[2048], v1b[2048], out[2048];
+    snprintf(v1, sizeof v1, "%s", path_in("v1.db"));
+    snprintf(v1b, sizeof v1b, "%s", path_in("v1b.db"));
+    snprintf(out, sizeof out, "%s", path_in("v1merged.db"));
+    make_v1_store(v1);
+    make_v1_store(v1b);
+
+    /* Read as it is: nothing migrated, fields it lacks are absent. */
+    llp_store *s = llp_store_open_readonly(v1, &err);
+    if (!ok(s != NULL, "a version 1 store opens read-only (%s)", err.msg)) return;
+    is_int(llp_store_user_version(s), 1, "read-only: the store stays at version 1");
+    char recs[512] = "";
+    ok(llp_store_job_items(s, 1, true, collect_record, recs, &err) == 0 &&
+           strcmp(recs, "{\"id\":\"r1\",\"upper\":\"A\"};"
+                        "{\"id\":\"r1\",\"upper\":\"B\"};") == 0,
+       "read-only: a version 1 job's items export as id and outputs (%s)", recs);
+    int null_text = 0;
+    llp_store_embeddings_each(s, "c", NULL, null_text_vec, &null_text, &err);
+    ok(null_text, "read-only: a version 1 vector has no text");
+    ok(llp_store_begin(s, &err) != 0 && strstr(err.msg, "read-only"),
+       "read-only: a transaction is refused: %s", err.msg);
+    llp_job_spec spec = { "fake", 0, 0, NULL, NULL, 0 };
+    ok(llp_store_job_begin(s, &spec, &err) < 0 && strstr(err.msg, v1) &&
+           strstr(err.msg, "database is read-only"),
+       "read-only: a write is refused, naming the store: %s", err.msg);
+    llp_store_close(s);
+
+    /* Migrated by a writing open. */
+    s = llp_store_open(v1, &err);
+    if (!ok(s != NULL, "a version 1 store opens and migrates (%s)", err.msg)) return;
+    is_int(llp_store_user_version(s), 2, "migrated to version 2");
+    is_int(query_int(s, "SELECT count(*) FROM items WHERE ordinal = 0 AND"
+                        " input IS NULL"), 2,
+           "migrated: the version 1 items are kept, ordinal 0, no input");
+    char *cols = query_text(s, "SELECT group_concat(name) FROM"
+                               " pragma_index_info('items_job_record')");
+    ok(cols && strcmp(cols, "job_id,ordinal,record_id,task,input_hash") == 0,
+       "migrated: an item is identified by job, ordinal, id, task and input "
+       "(%s)", cols ? cols : "?");
+    free(cols);
+    is_int(query_int(s, "SELECT count(*) FROM embeddings WHERE text IS NULL"), 1,
+           "migrated: the vector is kept, without text");
+    llp_cache_key key = { "fake", "", "p", "h1" };
+    json_t *in = json_pack("{s:s,s:s}", "id", "r1", "text", "a");
+    llp_item a1 = { .record_id = "r1", .ordinal = 1, .input = in };
+    llp_item a2 = { .record_id = "r1", .ordinal = 2, .input = in };
+    llp_store_item_put(s, 1, &key, &a1, &err);
+    llp_store_item_put(s, 1, &key, &a2, &err);
+    llp_store_item_put(s, 1, &key, &a1, &err);
+    json_decref(in);
+    is_int(query_int(s, "SELECT count(*) FROM items"), 4,
+           "the same id and text at two positions are two items; the same "
+           "position again is none");
+    char *input = query_text(s, "SELECT input FROM items WHERE ordinal = 2");
+    ok(input && strcmp(input, "{\"id\":\"r1\",\"text\":\"a\"}") == 0,
+       "an item keeps its input record (%s)", input ? input : "?");
+    free(input);
+    llp_store_close(s);
+
+    /* Merged: an older input is migrated first; merging twice adds nothing. */
+    s = llp_store_open(out, &err);
+    int64_t jobs = 0, items = 0;
+    ok(llp_store_merge(s, v1b, &jobs, &items, &err) == 0 && jobs == 1 &&
+           items == 2,
+       "a version 1 store merges: 1 job, 2 items (%s)", err.msg);
+    ok(llp_store_merge(s, v1b, &jobs, &items, &err) == 0 && jobs == 0 &&
+           items == 0,
+       "merging it again adds nothing");
+    llp_store_close(s);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "%s/store_schema.XXXXXX", tmp_dir());
@@ -379,6 +498,7 @@ int main(void)
     test_rows();
     test_hashes();
     test_resolve_path();
+    test_version_1();
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) diag("could not remove %s", dir);
