@@ -60,6 +60,7 @@ printf 'id,review\n1,good\n' > reviews.csv
 printf '{"id":"1","text":"ok"}\n{"id":"2","text":"broken\n' > broken.jsonl
 printf '{"id":"1","text":"ok"}\n[1,2,3]\n' > array.jsonl
 printf '{"id":"1","text":""}\n' > empty-text.jsonl
+printf '{"id":"1","text":" \\t"}\n' > blank.jsonl
 printf '{"id":"1","body":"x"}\n{"id":"2","text":"no body"}\n' > fields.jsonl
 ln -sf loop loop
 # pipelines (llp-run)
