@@ -189,6 +189,7 @@ int main(int argc, char **argv)
         .model_meta = e->meta, .texts = o.prompts, .n_texts = o.n_prompts,
     };
     llp_gen_task_init(&t, e->ctx, e->tok, &p, cli.into, stream, &bt);
+    t.quiet = cli.quiet;
     rc = llp_batch_run(&cli, &bt, argc, argv);
 
     llp_gen_task_free(&t);
