@@ -148,7 +148,7 @@ int main(int argc, char **argv)
     llp_cli cli;
     gen_opts o = { .chat = -1 };
     llp_cli_init(&cli, "llp-generate");
-    llp_cli_tool tool = { .usage = usage, .options = long_options, .short_options = "p:",
+    llp_cli_tool tool = { .groups = LLP_CLI_GENERATE, .usage = usage, .options = long_options, .short_options = "p:",
                           .on_option = on_option, .ctx = &o };
     int rc = llp_cli_parse(&cli, &tool, argc, argv, NULL);
     if (rc != LLP_CLI_RUN) {

@@ -303,9 +303,9 @@ json_t *llp_gen_params_json(const llp_gen_params *p)
     json_t *stops = json_array();
     for (int i = 0; i < p->n_stop; i++) json_array_append_new(stops, json_string(p->stop[i]));
     return json_pack("{s:f,s:i,s:f,s:f,s:f,s:I,s:i,s:o,s:s,s:s?}",
-                     "temp", (double)p->sampling.temp, "top_k", p->sampling.top_k,
-                     "top_p", (double)p->sampling.top_p, "min_p", (double)p->sampling.min_p,
-                     "repeat_penalty", (double)p->sampling.repeat_penalty,
+                     "temp", llp_f32_decimal(p->sampling.temp), "top_k", p->sampling.top_k,
+                     "top_p", llp_f32_decimal(p->sampling.top_p), "min_p", llp_f32_decimal(p->sampling.min_p),
+                     "repeat_penalty", llp_f32_decimal(p->sampling.repeat_penalty),
                      "seed", (json_int_t)p->sampling.seed, "n_predict", p->n_predict,
                      "stop", stops, "chat", llp_chat_format_name(p->chat),
                      "system", p->system);

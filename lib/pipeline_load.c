@@ -165,7 +165,7 @@ static void add_file(llp_pipeline *p, const char *path, const char *what, const 
  * (threads, ctx_size). Returns 0 and sets *out, or -1 after reporting. */
 static int get_common_int(loader *L, const ynode *v, const char *key, int *out)
 {
-    const pl_option *o = pl_option_find(LLP_STEP_TOKENIZE, key);
+    const pl_option *o = pl_option_find(LLP_STEP_GENERATE, key);   /* every -t, -c tool */
     if (v->kind == Y_SCALAR && v->bad) return -1;
     if (v->kind != Y_SCALAR || v->null) {
         problem(L, v->line, v->col, "%s: expected an integer, got %s", key, pl_node_kind(v));
@@ -175,7 +175,7 @@ static int get_common_int(loader *L, const ynode *v, const char *key, int *out)
     snprintf(flag, sizeof flag, "--%s", o->flag);
     char *words[2] = { flag, v->str };
     llp_err err;
-    if (pl_check_option(LLP_STEP_TOKENIZE, o, words, 2, &err)) {
+    if (pl_check_option(LLP_STEP_GENERATE, o, words, 2, &err)) {
         problem(L, v->line, v->col, "%s", err.msg);
         return -1;
     }

@@ -89,13 +89,15 @@ char **llp_pipeline_step_argv(const llp_pipeline *p, const llp_pipeline_run_opts
         push(&w, "-m");
         push(&w, st->model);
     }
+    /* -t and -c go to the steps whose binary takes them (not tokenize) */
+    unsigned groups = pl_tool_groups(st->tool);
     int threads = o->threads > 0 ? o->threads : p->threads;
-    if (threads > 0) {
+    if (threads > 0 && (groups & LLP_CLI_THREADS)) {
         snprintf(num, sizeof num, "%d", threads);
         push(&w, "-t");
         push(&w, num);
     }
-    if (p->ctx_size > 0) {
+    if (p->ctx_size > 0 && (groups & LLP_CLI_CONTEXT)) {
         snprintf(num, sizeof num, "%d", p->ctx_size);
         push(&w, "-c");
         push(&w, num);

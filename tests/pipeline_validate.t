@@ -361,7 +361,10 @@ is "$(cat err.txt)" "nowhere.yaml: cannot open: No such file or directory" "miss
 
 # defaults: holds threads, ctx_size and db, like the top level.
 printf 'version: 1\nmodel: m.gguf\ndefaults:\n  threads: 2\n  db: x.db\ninput: {csv: a.csv}\nsteps: [tokenize]\n' > defaults.yaml
-is "$("$RUN" --dry-run defaults.yaml 2>&1 | tail -1)" "llp-tokenize -m m.gguf -t 2 --db x.db a.csv" \
+is "$("$RUN" --dry-run defaults.yaml 2>&1 | tail -1)" "llp-tokenize -m m.gguf --db x.db a.csv" \
+   "defaults: db reaches the steps, threads only those that take -t (not tokenize)"
+printf 'version: 1\nmodel: m.gguf\ndefaults:\n  threads: 2\n  db: x.db\ninput: {csv: a.csv}\nsteps: [embed]\n' > defaults.yaml
+is "$("$RUN" --dry-run defaults.yaml 2>&1 | tail -1)" "llp-embed -m m.gguf -t 2 --db x.db a.csv" \
    "defaults: threads and db reach the steps"
 
 # Valid files: shorthand steps, ${VAR:-default}, flow and block styles.
