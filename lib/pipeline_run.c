@@ -67,6 +67,9 @@ static const char *input_format_flag(const llp_pipeline_input *in)
                 : in->kind == LLP_INPUT_TSV ? LLP_FMT_TSV : LLP_FMT_JSONL);
         return NULL;
     case LLP_INPUT_LINES: return "lines";
+    case LLP_INPUT_STDIN:
+        if (in->stdin_format != LLP_FMT_AUTO) return llp_format_name(in->stdin_format);
+        return in->documents ? "doc" : NULL;
     default: return in->documents ? "doc" : NULL;
     }
 }
@@ -111,7 +114,9 @@ char **llp_pipeline_step_argv(const llp_pipeline *p, const llp_pipeline_run_opts
     if (o->no_cache) push(&w, "--no-cache");
     for (int k = 0; k < st->n_words; k++) push(&w, st->words[k]);
     if (in->text_name && !st->sets_field) {
-        bool column = first && (in->kind == LLP_INPUT_CSV || in->kind == LLP_INPUT_TSV);
+        bool column = first && (in->kind == LLP_INPUT_CSV || in->kind == LLP_INPUT_TSV ||
+                                in->stdin_format == LLP_FMT_CSV ||
+                                in->stdin_format == LLP_FMT_TSV);
         push(&w, column ? "--column" : "--field");
         push(&w, in->text_name);
     }
@@ -227,6 +232,8 @@ void llp_pipeline_print_plan(const llp_pipeline *p, const llp_pipeline_run_opts 
     fprintf(out, "pipeline: %s (%s), %d step%s\n", p->name, p->file, p->n_steps,
             p->n_steps == 1 ? "" : "s");
     fprintf(out, "input: %s", input_kind_names[in->kind]);
+    if (in->kind == LLP_INPUT_STDIN && in->stdin_format != LLP_FMT_AUTO)
+        fprintf(out, " (%s)", llp_format_name(in->stdin_format));
     for (int i = 0; i < in->n_paths; i++) fprintf(out, " %s", in->paths[i]);
     if (in->text_name) fprintf(out, ", text from '%s'", in->text_name);
     if (in->id_column) fprintf(out, ", ids from '%s'", in->id_column);

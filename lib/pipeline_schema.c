@@ -105,7 +105,8 @@ const char *pl_option_misplaced(const char *name)
 {
     static const struct { const char *name, *home; } homes[] = {
         { "column", "under input:" }, { "id_column", "under input:" },
-        { "no_header", "under input:" }, { "in", "under input:" },
+        { "no_header", "under input:" },
+        { "in", "under input:, as the source's key (csv: PATH) or stdin's value (stdin: csv)" },
         { "files_from", "under input: (files:)" }, { "out", "under output:" },
         { "db", "at the top level (db:) or on the llp-run command line" },
         { "no_db", "on the llp-run command line (--no-db)" },
