@@ -74,6 +74,8 @@ printf 'version: 1\nmodel: tiny.gguf\ninput: {stdin: true}\nsteps:\n  - classify
 printf 'version: 1\nmodel: ${LLP_UNSET_FOR_TEST}\ninput: {stdin: true}\nsteps:\n  - tokenize: {}\n' > env.yaml
 printf 'version: 1\nmodel: tiny.gguf\ninput: {csv: missing.csv}\nsteps:\n  - tokenize: {}\n' > missing-input.yaml
 printf 'version: 1\ninput: {stdin: true}\nsteps:\n  - tokenize: {}\n' > no-model.yaml
+printf 'version: 1\nmodel: tiny.gguf\ninput: {csv: reviews.csv, column: review}\nsteps: [tokenize]\noutput: {jsonl: model-dir.gguf}\n' > out-dir.yaml
+printf 'version: 1\nmodel: tiny.gguf\ninput: {csv: reviews.csv, column: review}\nsteps: [tokenize]\noutput: {jsonl: hello.txt/out.jsonl}\n' > out-under-file.yaml
 mkdir -p ro
 if mount -t tmpfs -o ro,size=64k tmpfs ro 2>/dev/null; then
   mounted=1
