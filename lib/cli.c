@@ -496,7 +496,6 @@ int llp_cli_parse(llp_cli *c, const llp_cli_tool *tool, int argc, char **argv, l
         if ((groups & LLP_CLI_SAMPLING) && c->sampling.temp > 0 && !seed_given) {
             c->sampling.seed = random_seed();
             c->sampling.seed_drawn = true;
-            c->no_cache = true;
             if (c->verbose)
                 llp_note(c->tool, "seed %" PRIu64 " (drawn at random; --seed %" PRIu64
                          " repeats this run)", c->sampling.seed, c->sampling.seed);

@@ -72,8 +72,10 @@ typedef struct llp_sampling_opts {
     double   repeat_penalty;  /* --repeat-penalty, > 0; 1 = off. default 1.1 */
     uint64_t seed;            /* --seed, any u64. Without --seed, a run that
                                  samples (temp > 0) draws one at random */
-    bool     seed_drawn;      /* the seed was drawn, not given: such a run
-                                 looks nothing up in the cache (no_cache) */
+    bool     seed_drawn;      /* the seed was drawn, not given. The sampling
+                                 tools keep the seed in their params, so an
+                                 unseeded run never matches another's items
+                                 in the cache; --seed N repeats (and reuses) it */
     int      n_predict;       /* -n/--n-predict; -1 = until EOS or context full */
     char   **stop;            /* --stop STR, repeatable; owned copies */
     int      n_stop;
@@ -163,8 +165,7 @@ void llp_cli_init(llp_cli *c, const char *tool);
  * getopt's own messages are silenced and replaced by messages in this form.
  * The tool may be NULL (common options only). Safe to call once per llp_cli.
  * A tool with LLP_CLI_SAMPLING run with --temp above 0 and no --seed gets a
- * random seed (sampling.seed_drawn, and no_cache set: a drawn seed cannot
- * match a stored item); -v prints it as a note. */
+ * random seed (sampling.seed_drawn); -v prints it as a note. */
 int llp_cli_parse(llp_cli *c, const llp_cli_tool *tool, int argc, char **argv,
                   llp_err *err);
 
