@@ -11,7 +11,9 @@
  * bytes a pipe between the binaries would carry, so records, field names,
  * errors flowing downstream and cache keys are those of the shell
  * pipeline. The last step writes the output (a file is written beside its
- * final name and renamed when the run finishes).
+ * final name and renamed when the run finishes). Every path the run writes
+ * (that file, the store, the temporary directory) is opened before the
+ * models are loaded, so a bad one fails the run before anything is done.
  *
  * Resume: every step's items are cached in the store, so a run after an
  * interruption recomputes only records without a finished item; --resume
@@ -492,8 +494,8 @@ static void cleanup_tmp(run_state *r)
  * cannot be written fails the run at once, named: the output (its
  * directories made, its .part file created and held open; a directory
  * there is refused, since the final rename would fail) and the temporary
- * directory of the steps' intermediate records. The store is opened by
- * begin_job, also before any step. */
+ * directory of the steps' intermediate records. The store is opened next
+ * (open_store), also before the models and any step. */
 static int open_outputs(run_state *r, llp_err *err)
 {
     const llp_pipeline *p = r->p;
