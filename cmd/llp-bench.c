@@ -107,7 +107,8 @@ int main(int argc, char **argv)
     llp_cli cli;
     bench_opts o = { .n_prompt = 128, .n_gen = 32, .reps = 3 };
     llp_cli_init(&cli, "llp-bench");
-    llp_cli_tool tool = { .usage = usage, .options = long_options, .short_options = "p:r:",
+    llp_cli_tool tool = { .groups = LLP_CLI_MODEL | LLP_CLI_THREADS | LLP_CLI_N_PREDICT,
+                          .usage = usage, .options = long_options, .short_options = "p:r:",
                           .on_option = on_option, .ctx = &o };
     int rc = llp_cli_parse(&cli, &tool, argc, argv, NULL);
     if (rc != LLP_CLI_RUN) return rc;

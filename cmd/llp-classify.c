@@ -87,8 +87,7 @@ int main(int argc, char **argv)
     llp_cli cli;
     classify_opts o = { .chat = -1 };
     llp_cli_init(&cli, "llp-classify");
-    cli.sampling.temp = 0;
-    llp_cli_tool tool = { .usage = usage, .options = long_options, .on_option = on_option,
+    llp_cli_tool tool = { .groups = LLP_CLI_CLASSIFY, .usage = usage, .options = long_options, .on_option = on_option,
                           .ctx = &o };
     int rc = llp_cli_parse(&cli, &tool, argc, argv, NULL);
     if (rc != LLP_CLI_RUN) return rc;

@@ -152,7 +152,7 @@ int main(int argc, char **argv)
     llp_cli cli;
     embed_opts o = { .p = { .add_bos = -1 }, .k = 10 };
     llp_cli_init(&cli, "llp-embed");
-    llp_cli_tool tool = { .usage = usage, .options = long_options, .short_options = "k:",
+    llp_cli_tool tool = { .groups = LLP_CLI_EMBED, .usage = usage, .options = long_options, .short_options = "k:",
                           .on_option = on_option, .ctx = &o };
     int rc = llp_cli_parse(&cli, &tool, argc, argv, NULL);
     if (rc != LLP_CLI_RUN) return rc;

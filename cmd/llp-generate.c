@@ -148,7 +148,7 @@ int main(int argc, char **argv)
     llp_cli cli;
     gen_opts o = { .chat = -1 };
     llp_cli_init(&cli, "llp-generate");
-    llp_cli_tool tool = { .usage = usage, .options = long_options, .short_options = "p:",
+    llp_cli_tool tool = { .groups = LLP_CLI_GENERATE, .usage = usage, .options = long_options, .short_options = "p:",
                           .on_option = on_option, .ctx = &o };
     int rc = llp_cli_parse(&cli, &tool, argc, argv, NULL);
     if (rc != LLP_CLI_RUN) {
@@ -189,6 +189,7 @@ int main(int argc, char **argv)
         .model_meta = e->meta, .texts = o.prompts, .n_texts = o.n_prompts,
     };
     llp_gen_task_init(&t, e->ctx, e->tok, &p, cli.into, stream, &bt);
+    t.quiet = cli.quiet;
     rc = llp_batch_run(&cli, &bt, argc, argv);
 
     llp_gen_task_free(&t);

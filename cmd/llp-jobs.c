@@ -257,7 +257,8 @@ static int cmd_show(const jobs_opts *o, const char *arg)
             if (json_is_string(v)) {
                 printf("%-16s %s\n", key, json_string_value(v));
             } else {
-                char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+                /* 9 digits: what the store keeps, so 0.8 prints as 0.8 */
+                char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(9));
                 printf("%-16s %s\n", key, t ? t : "");
                 free(t);
             }

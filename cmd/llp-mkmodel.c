@@ -82,7 +82,7 @@ int main(int argc, char **argv)
     o.spec.seed = 1;
     o.spec.output_type = LLP_TYPE_COUNT;
     llp_cli_init(&cli, "llp-mkmodel");
-    llp_cli_tool tool = { .usage = usage, .options = long_options, .on_option = on_option,
+    llp_cli_tool tool = { .groups = LLP_CLI_BASIC, .usage = usage, .options = long_options, .on_option = on_option,
                           .ctx = &o };
     int rc = llp_cli_parse(&cli, &tool, argc, argv, NULL);
     if (rc != LLP_CLI_RUN) return rc;

@@ -80,7 +80,7 @@ int main(int argc, char **argv)
     sum_opts o = { .max_tokens = 128, .chat = -1 };
     llp_cli_init(&cli, "llp-summarize");
     cli.sampling.temp = 0;
-    llp_cli_tool tool = { .usage = usage, .options = long_options, .on_option = on_option,
+    llp_cli_tool tool = { .groups = LLP_CLI_SUMMARIZE, .usage = usage, .options = long_options, .on_option = on_option,
                           .ctx = &o };
     int rc = llp_cli_parse(&cli, &tool, argc, argv, NULL);
     if (rc != LLP_CLI_RUN) return rc;

@@ -278,7 +278,7 @@ int main(int argc, char **argv)
     llp_cli cli;
     tok_task t = { 0 };
     llp_cli_init(&cli, "llp-tokenize");
-    llp_cli_tool tool = { .usage = usage, .options = long_options, .on_option = on_option, .ctx = &t };
+    llp_cli_tool tool = { .groups = LLP_CLI_TOKENIZE, .usage = usage, .options = long_options, .on_option = on_option, .ctx = &t };
     int rc = llp_cli_parse(&cli, &tool, argc, argv, NULL);
     if (rc != LLP_CLI_RUN) return rc;
     if (t.decode && (t.count || t.pieces))

@@ -16,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <inttypes.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Ids of the common long-only options; below LLP_OPT_TOOL, above any char. */
@@ -26,77 +29,124 @@ enum {
     OPT_REPEAT_PENALTY, OPT_SEED, OPT_STOP,
 };
 
-static const struct option common_options[] = {
-    {"model", required_argument, NULL, 'm'},
-    {"threads", required_argument, NULL, 't'},
-    {"ctx-size", required_argument, NULL, 'c'},
-    {"db", required_argument, NULL, OPT_DB},
-    {"no-db", no_argument, NULL, OPT_NO_DB},
-    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
-    {"in", required_argument, NULL, OPT_IN},
-    {"out", required_argument, NULL, OPT_OUT},
-    {"field", required_argument, NULL, OPT_FIELD},
-    {"into", required_argument, NULL, OPT_INTO},
-    {"column", required_argument, NULL, OPT_COLUMN},
-    {"id-column", required_argument, NULL, OPT_ID_COLUMN},
-    {"no-header", no_argument, NULL, OPT_NO_HEADER},
-    {"files-from", required_argument, NULL, OPT_FILES_FROM},
-    {"quiet", no_argument, NULL, 'q'},
-    {"progress", no_argument, NULL, OPT_PROGRESS},
-    {"shard", required_argument, NULL, OPT_SHARD},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, OPT_VERSION},
-    {"temp", required_argument, NULL, OPT_TEMP},
-    {"top-k", required_argument, NULL, OPT_TOP_K},
-    {"top-p", required_argument, NULL, OPT_TOP_P},
-    {"min-p", required_argument, NULL, OPT_MIN_P},
-    {"repeat-penalty", required_argument, NULL, OPT_REPEAT_PENALTY},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"n-predict", required_argument, NULL, 'n'},
-    {"stop", required_argument, NULL, OPT_STOP},
+/* Every common option with its group (cli.h); a tool's table holds the
+ * groups it takes. */
+static const struct common_option {
+    struct option opt;
+    unsigned group;
+} common_options[] = {
+    {{"model", required_argument, NULL, 'm'}, LLP_CLI_MODEL},
+    {{"threads", required_argument, NULL, 't'}, LLP_CLI_THREADS},
+    {{"ctx-size", required_argument, NULL, 'c'}, LLP_CLI_CONTEXT},
+    {{"db", required_argument, NULL, OPT_DB}, LLP_CLI_STORE},
+    {{"no-db", no_argument, NULL, OPT_NO_DB}, LLP_CLI_STORE},
+    {{"no-cache", no_argument, NULL, OPT_NO_CACHE}, LLP_CLI_STORE},
+    {{"in", required_argument, NULL, OPT_IN}, LLP_CLI_RECORDS},
+    {{"out", required_argument, NULL, OPT_OUT}, LLP_CLI_RECORDS},
+    {{"field", required_argument, NULL, OPT_FIELD}, LLP_CLI_RECORDS},
+    {{"into", required_argument, NULL, OPT_INTO}, LLP_CLI_RECORDS},
+    {{"column", required_argument, NULL, OPT_COLUMN}, LLP_CLI_RECORDS},
+    {{"id-column", required_argument, NULL, OPT_ID_COLUMN}, LLP_CLI_RECORDS},
+    {{"no-header", no_argument, NULL, OPT_NO_HEADER}, LLP_CLI_RECORDS},
+    {{"files-from", required_argument, NULL, OPT_FILES_FROM}, LLP_CLI_RECORDS},
+    {{"quiet", no_argument, NULL, 'q'}, LLP_CLI_BASIC},
+    {{"progress", no_argument, NULL, OPT_PROGRESS}, LLP_CLI_RECORDS},
+    {{"shard", required_argument, NULL, OPT_SHARD}, LLP_CLI_RECORDS},
+    {{"help", no_argument, NULL, 'h'}, LLP_CLI_BASIC},
+    {{"version", no_argument, NULL, OPT_VERSION}, LLP_CLI_BASIC},
+    {{"temp", required_argument, NULL, OPT_TEMP}, LLP_CLI_SAMPLING},
+    {{"top-k", required_argument, NULL, OPT_TOP_K}, LLP_CLI_SAMPLING},
+    {{"top-p", required_argument, NULL, OPT_TOP_P}, LLP_CLI_SAMPLING},
+    {{"min-p", required_argument, NULL, OPT_MIN_P}, LLP_CLI_SAMPLING},
+    {{"repeat-penalty", required_argument, NULL, OPT_REPEAT_PENALTY}, LLP_CLI_SAMPLING},
+    {{"seed", required_argument, NULL, OPT_SEED}, LLP_CLI_SAMPLING},
+    {{"verbose", no_argument, NULL, 'v'}, LLP_CLI_SAMPLING},
+    {{"n-predict", required_argument, NULL, 'n'}, LLP_CLI_N_PREDICT},
+    {{"stop", required_argument, NULL, OPT_STOP}, LLP_CLI_SAMPLING},
 };
 enum { N_COMMON = sizeof common_options / sizeof common_options[0] };
-static const char common_short[] = "m:t:c:qhn:";
 
-static const char common_help[] =
-    "Common options:\n"
-    "  -m, --model PATH       GGUF model (default: $LLP_MODEL)\n"
-    "  -t, --threads N        worker threads (default: physical cores)\n"
-    "  -c, --ctx-size N       context size in tokens (default: the model's)\n"
-    "      --db PATH          store (default: $LLP_DB, else\n"
-    "                         $XDG_DATA_HOME/llamapipe/llamapipe.db)\n"
-    "      --no-db            run without recording in the store\n"
-    "      --no-cache         recompute items the store already has\n"
-    "      --in FORMAT        jsonl, csv, tsv, lines or doc (default: by suffix;\n"
-    "                         stdin starting with '{' is jsonl)\n"
-    "      --out FORMAT       jsonl, csv, tsv or text (default: csv for csv\n"
-    "                         input, tsv for tsv, else jsonl)\n"
-    "      --field NAME       read this field instead of 'text'\n"
-    "      --into NAME        name the added field(s) NAME, NAME_... (an added field\n"
-    "                         never replaces an input field: a clash is refused)\n"
-    "      --column NAME      CSV/TSV column holding the text\n"
-    "      --id-column NAME   field or column holding the record id\n"
-    "      --no-header        CSV/TSV without a header row (columns col1..colN)\n"
-    "      --files-from FILE  read input paths from FILE, one a line ('-': stdin)\n"
-    "  -q, --quiet            no progress, no notes (nor the Ctrl-C notice)\n"
-    "      --progress         progress on stderr even when it is not a terminal\n"
-    "                         (there: one line a second, not redrawn)\n"
-    "      --shard K/N        only records whose id hashes to K modulo N\n"
-    "      --temp T           sampling temperature, 0 = greedy\n"
-    "      --top-k K          keep the K likeliest tokens (0 = off)\n"
-    "      --top-p P          nucleus sampling (1 = off)\n"
-    "      --min-p P          drop tokens below P x the top probability (0 = off)\n"
-    "      --repeat-penalty R penalty for repeated tokens (1 = off)\n"
-    "      --seed N           random seed (same seed, same output)\n"
-    "  -n, --n-predict N      tokens to generate (-1 = until end of text)\n"
-    "      --stop STR         stop when STR is generated (repeatable)\n"
-    "  -h, --help             this help\n"
-    "      --version          print the version\n"
+/* The --help lines of each group, in the order they print. */
+static const struct {
+    unsigned group;
+    const char *text;
+} common_help[] = {
+    {LLP_CLI_MODEL, "  -m, --model PATH       GGUF model (default: $LLP_MODEL)\n"},
+    {LLP_CLI_THREADS, "  -t, --threads N        worker threads (default: physical cores)\n"},
+    {LLP_CLI_CONTEXT, "  -c, --ctx-size N       context size in tokens (default: the model's)\n"},
+    {LLP_CLI_STORE,
+     "      --db PATH          store (default: $LLP_DB, else\n"
+     "                         $XDG_DATA_HOME/llamapipe/llamapipe.db)\n"
+     "      --no-db            run without recording in the store\n"
+     "      --no-cache         recompute items the store already has\n"},
+    {LLP_CLI_RECORDS,
+     "      --in FORMAT        jsonl, csv, tsv, lines or doc (default: by suffix;\n"
+     "                         stdin starting with '{' is jsonl)\n"
+     "      --out FORMAT       jsonl, csv, tsv or text (default: csv for csv\n"
+     "                         input, tsv for tsv, else jsonl)\n"
+     "      --field NAME       read this field instead of 'text'\n"
+     "      --into NAME        name the added field(s) NAME, NAME_... (an added field\n"
+     "                         never replaces an input field: a clash is refused)\n"
+     "      --column NAME      CSV/TSV column holding the text\n"
+     "      --id-column NAME   field or column holding the record id\n"
+     "      --no-header        CSV/TSV without a header row (columns col1..colN)\n"
+     "      --files-from FILE  read input paths from FILE, one a line ('-': stdin)\n"},
+    {LLP_CLI_BASIC, "  -q, --quiet            no progress, no notes (nor the Ctrl-C notice)\n"},
+    {LLP_CLI_RECORDS,
+     "      --progress         progress on stderr even when it is not a terminal\n"
+     "                         (there: one line a second, not redrawn)\n"
+     "      --shard K/N        only records whose id hashes to K modulo N\n"},
+    {LLP_CLI_SAMPLING,
+     "      --temp T           sampling temperature, 0 = greedy\n"
+     "      --top-k K          keep the K likeliest tokens (0 = off)\n"
+     "      --top-p P          nucleus sampling (1 = off)\n"
+     "      --min-p P          drop tokens below P x the top probability (0 = off)\n"
+     "      --repeat-penalty R penalty for repeated tokens (1 = off)\n"
+     "      --seed N           random seed (same seed, same output; default: drawn\n"
+     "                         at random when --temp > 0, and stored with the job)\n"
+     "  -v, --verbose          say the seed drawn\n"},
+    {LLP_CLI_N_PREDICT, "  -n, --n-predict N      tokens to generate (-1 = until end of text)\n"},
+    {LLP_CLI_SAMPLING, "      --stop STR         stop when STR is generated (repeatable)\n"},
+    {LLP_CLI_BASIC,
+     "  -h, --help             this help\n"
+     "      --version          print the version\n"},
+};
+
+/* Short option letters of each group, in getopt syntax. */
+static const struct {
+    unsigned group;
+    const char *letters;
+} common_short[] = {
+    {LLP_CLI_MODEL, "m:"}, {LLP_CLI_THREADS, "t:"}, {LLP_CLI_CONTEXT, "c:"},
+    {LLP_CLI_BASIC, "qh"}, {LLP_CLI_N_PREDICT, "n:"}, {LLP_CLI_SAMPLING, "v"},
+};
+
+static const char exit_status_records[] =
     "\n"
     "Exit status: 0 all records done, 1 fatal error, 2 usage error,\n"
     "3 finished but some records failed (they carry an 'error' field).\n";
+static const char exit_status_other[] = "\nExit status: 0 done, 1 fatal error, 2 usage error.\n";
 
-const char *llp_cli_common_help(void) { return common_help; }
+static void print_common_help(FILE *out, unsigned groups)
+{
+    fputs("Common options:\n", out);
+    for (size_t i = 0; i < sizeof common_help / sizeof common_help[0]; i++)
+        if (groups & common_help[i].group) fputs(common_help[i].text, out);
+    fputs(groups & LLP_CLI_RECORDS ? exit_status_records : exit_status_other, out);
+}
+
+const char *llp_cli_common_help(void)
+{
+    static char text[4096];
+    if (!text[0]) {
+        FILE *f = fmemopen(text, sizeof text - 1, "w");
+        if (f) {
+            print_common_help(f, LLP_CLI_ALL);
+            fclose(f);
+        }
+    }
+    return text;
+}
 
 /* ---- messages --------------------------------------------------------- */
 
@@ -287,6 +337,7 @@ static int common_option(llp_cli *c, int id, const char *arg, llp_err *err)
     case OPT_NO_HEADER: c->no_header = true; return 0;
     case OPT_FILES_FROM: return set_name(&c->files_from, "--files-from", arg, err);
     case 'q': c->quiet = true; return 0;
+    case 'v': c->verbose = true; return 0;
     case OPT_PROGRESS: c->progress = true; return 0;
     case OPT_SHARD: return llp_opt_shard(arg, &c->shard_k, &c->shard_n, err);
     case OPT_TEMP: return llp_opt_double("--temp", arg, 0, 100, &s->temp, err);
@@ -310,10 +361,30 @@ static int common_option(llp_cli *c, int id, const char *arg, llp_err *err)
     }
 }
 
-static bool is_common(int id)
+/* The common short letters of these groups, getopt syntax ("m:t:qh"). */
+static void group_shorts(unsigned groups, char *out, size_t n)
 {
-    if (id > 0 && id < 256) return strchr(common_short, id) != NULL;
+    out[0] = 0;
+    for (size_t i = 0; i < sizeof common_short / sizeof common_short[0]; i++)
+        if (groups & common_short[i].group) strncat(out, common_short[i].letters, n - strlen(out) - 1);
+}
+
+static bool is_common(int id, const char *shorts)
+{
+    if (id > 0 && id < 256) return id != ':' && strchr(shorts, id) != NULL;
     return id >= OPT_DB && id < LLP_OPT_TOOL;
+}
+
+/* A seed for a run that samples without --seed: from the kernel, else from
+ * the clock and the process id. 32 bits, as llama.cpp draws them: short to
+ * type back, and exact in any JSON reader (the store keeps it in params). */
+static uint64_t random_seed(void)
+{
+    uint32_t s = 0;
+    if (getrandom(&s, sizeof s, 0) == (ssize_t)sizeof s) return s;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint32_t)((uint64_t)ts.tv_sec * 1000003u ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 16));
 }
 
 /* The long name of an option id, for messages ("--top-k"). */
@@ -333,20 +404,25 @@ int llp_cli_parse(llp_cli *c, const llp_cli_tool *tool, int argc, char **argv, l
     size_t n_extra = 0;
     if (tool && tool->options)
         while (tool->options[n_extra].name) n_extra++;
+    unsigned groups = (tool && tool->groups ? tool->groups : LLP_CLI_ALL) | LLP_CLI_BASIC;
     struct option *opts = llp_calloc(N_COMMON + n_extra + 1, sizeof *opts);
-    memcpy(opts, common_options, sizeof common_options);
-    if (n_extra) memcpy(opts + N_COMMON, tool->options, n_extra * sizeof *opts);
+    size_t n_opts = 0;
+    for (size_t i = 0; i < N_COMMON; i++)
+        if (groups & common_options[i].group) opts[n_opts++] = common_options[i].opt;
+    if (n_extra) memcpy(opts + n_opts, tool->options, n_extra * sizeof *opts);
 
     /* ':' first: a missing argument is returned as ':' rather than '?'. */
-    size_t sl = 1 + strlen(common_short) + (tool && tool->short_options ? strlen(tool->short_options) : 0) + 1;
+    char mine[32];
+    group_shorts(groups, mine, sizeof mine);
+    size_t sl = 1 + strlen(mine) + (tool && tool->short_options ? strlen(tool->short_options) : 0) + 1;
     char *shorts = llp_malloc(sl);
-    snprintf(shorts, sl, ":%s%s", common_short, tool && tool->short_options ? tool->short_options : "");
+    snprintf(shorts, sl, ":%s%s", mine, tool && tool->short_options ? tool->short_options : "");
 
     llp_err local;
     llp_err *e = err ? err : &local;
     e->msg[0] = 0;
     int result = LLP_CLI_RUN;
-    bool help = false, version = false;
+    bool help = false, version = false, seed_given = false;
 
     /* optind = 0 makes glibc start over, so parsing twice in one process
      * (tests, the pipeline runner) works; opterr = 0 silences getopt's own
@@ -381,8 +457,9 @@ int llp_cli_parse(llp_cli *c, const llp_cli_tool *tool, int argc, char **argv, l
         }
         if (id == 'h') { help = true; continue; }
         if (id == OPT_VERSION) { version = true; continue; }
+        if (id == OPT_SEED) seed_given = true;
         int rc;
-        if (is_common(id)) {
+        if (is_common(id, mine)) {
             rc = common_option(c, id, optarg, e);
         } else if (tool && tool->on_option) {
             e->msg[0] = 0;
@@ -405,7 +482,8 @@ int llp_cli_parse(llp_cli *c, const llp_cli_tool *tool, int argc, char **argv, l
         if (help) {
             if (tool && tool->usage) fputs(tool->usage, stdout);
             else printf("Usage: %s [OPTION]... [FILE|DIR]...\n", c->tool);
-            printf("\n%s", common_help);
+            fputc('\n', stdout);
+            print_common_help(stdout, groups);
             fflush(stdout);
             return LLP_EXIT_OK;
         }
@@ -417,6 +495,13 @@ int llp_cli_parse(llp_cli *c, const llp_cli_tool *tool, int argc, char **argv, l
         c->args = argv + optind;
         c->n_args = argc - optind;
         c->progress = !c->quiet && (c->progress || isatty(STDERR_FILENO));
+        if ((groups & LLP_CLI_SAMPLING) && c->sampling.temp > 0 && !seed_given) {
+            c->sampling.seed = random_seed();
+            c->sampling.seed_drawn = true;
+            if (c->verbose)
+                llp_note(c->tool, "seed %" PRIu64 " (drawn at random; --seed %" PRIu64
+                         " repeats this run)", c->sampling.seed, c->sampling.seed);
+        }
         return LLP_CLI_RUN;
     }
     if (!err) {

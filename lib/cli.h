@@ -70,7 +70,12 @@ typedef struct llp_sampling_opts {
     double   top_p;           /* --top-p, 0..1; 1 = off. default 0.95 */
     double   min_p;           /* --min-p, 0..1; 0 = off. default 0.05 */
     double   repeat_penalty;  /* --repeat-penalty, > 0; 1 = off. default 1.1 */
-    uint64_t seed;            /* --seed, any u64. default 0: reproducible runs */
+    uint64_t seed;            /* --seed, any u64. Without --seed, a run that
+                                 samples (temp > 0) draws one at random */
+    bool     seed_drawn;      /* the seed was drawn, not given. The sampling
+                                 tools keep the seed in their params, so an
+                                 unseeded run never matches another's items
+                                 in the cache; --seed N repeats (and reuses) it */
     int      n_predict;       /* -n/--n-predict; -1 = until EOS or context full */
     char   **stop;            /* --stop STR, repeatable; owned copies */
     int      n_stop;
@@ -95,6 +100,7 @@ typedef struct llp_cli {
     bool        no_header;    /* --no-header */
     const char *files_from;   /* --files-from FILE|- */
     bool        quiet;        /* -q/--quiet: no progress, no notes */
+    bool        verbose;      /* -v/--verbose: say the seed drawn */
     bool        progress;     /* progress bar on stderr: --progress, or stderr
                                  is a terminal and not -q */
     int         shard_k;      /* --shard K/N: 0 <= K < N; default 0/1 */
@@ -104,8 +110,36 @@ typedef struct llp_cli {
     int         n_args;
 } llp_cli;
 
+/* Groups of common options. A tool names the groups it uses; the options of
+ * the others are left out of its --help and refused as unknown, so no flag
+ * is accepted and then ignored. */
+enum {
+    LLP_CLI_BASIC     = 1u << 0,  /* -q, -h, --version: every tool has them */
+    LLP_CLI_MODEL     = 1u << 1,  /* -m */
+    LLP_CLI_THREADS   = 1u << 2,  /* -t */
+    LLP_CLI_CONTEXT   = 1u << 3,  /* -c */
+    LLP_CLI_STORE     = 1u << 4,  /* --db, --no-db, --no-cache */
+    LLP_CLI_RECORDS   = 1u << 5,  /* --in, --out, --field, --into, --column,
+                                     --id-column, --no-header, --files-from,
+                                     --shard, --progress */
+    LLP_CLI_SAMPLING  = 1u << 6,  /* --temp, --top-k, --top-p, --min-p,
+                                     --repeat-penalty, --seed, --stop, -v */
+    LLP_CLI_N_PREDICT = 1u << 7,  /* -n */
+    LLP_CLI_ALL       = 0xffu,
+};
+
+/* The groups of each record tool, shared by its binary and llp-run's steps
+ * (pipeline_schema.c) so the two accept the same options. */
+#define LLP_CLI_RECORD_TOOL (LLP_CLI_MODEL | LLP_CLI_STORE | LLP_CLI_RECORDS)
+#define LLP_CLI_TOKENIZE    LLP_CLI_RECORD_TOOL
+#define LLP_CLI_EMBED       (LLP_CLI_RECORD_TOOL | LLP_CLI_THREADS | LLP_CLI_CONTEXT)
+#define LLP_CLI_CLASSIFY    LLP_CLI_EMBED
+#define LLP_CLI_SUMMARIZE   (LLP_CLI_EMBED | LLP_CLI_SAMPLING)
+#define LLP_CLI_GENERATE    (LLP_CLI_SUMMARIZE | LLP_CLI_N_PREDICT)
+
 /* What a tool adds to the common options. Every member may be NULL/0. */
 typedef struct llp_cli_tool {
+    unsigned groups;                 /* LLP_CLI_* groups it takes; 0: all */
     const char *usage;               /* --help text: synopsis, the tool's own
                                         options, examples; the common options
                                         are printed after it */
@@ -129,7 +163,9 @@ void llp_cli_init(llp_cli *c, const char *tool);
  * and is printed to stderr when err is NULL, else only stored in err (for
  * callers such as the pipeline runner that report it their own way).
  * getopt's own messages are silenced and replaced by messages in this form.
- * The tool may be NULL (common options only). Safe to call once per llp_cli. */
+ * The tool may be NULL (common options only). Safe to call once per llp_cli.
+ * A tool with LLP_CLI_SAMPLING run with --temp above 0 and no --seed gets a
+ * random seed (sampling.seed_drawn); -v prints it as a note. */
 int llp_cli_parse(llp_cli *c, const llp_cli_tool *tool, int argc, char **argv,
                   llp_err *err);
 

@@ -132,6 +132,14 @@ static int write_rows(FILE *f, const float *rows, size_t n_rows, int n_vocab, ll
     return 0;
 }
 
+int llp_gen_room(int n_ctx, int n_predict)
+{
+    int room = n_predict < 0 ? n_ctx / 4 : n_predict;
+    int most = n_ctx - (n_ctx / 2 < 16 ? n_ctx / 2 : 16);
+    if (room > most) room = most;
+    return room < 1 ? 1 : room;
+}
+
 int llp_generate_ids(llp_generator *g, const int32_t *ids_in, int n_in, const llp_gen_hooks *hooks,
                      llp_gen_result *res, llp_err *err)
 {
@@ -141,19 +149,23 @@ int llp_generate_ids(llp_generator *g, const int32_t *ids_in, int n_in, const ll
     if (n_in <= 0) return llp_err_set(err, "empty prompt");
     int n_ctx = llp_context_n_ctx(g->ctx);
 
-    /* fit the prompt: keep the first token and the most recent ones, leaving
-     * room to generate at least one token */
+    /* fit the prompt: keep its end (and a leading BOS), leaving room for -n
+     * tokens, or for a quarter of the context when -n is -1 */
     const int32_t *ids = ids_in;
     int32_t *fitted = NULL;
     int n = n_in;
-    if (n > n_ctx - 1) {
-        int keep_tail = n_ctx - 2;
-        fitted = llp_malloc(sizeof(int32_t) * (size_t)(keep_tail + 1));
-        fitted[0] = ids_in[0];
-        memcpy(fitted + 1, ids_in + (n_in - keep_tail), sizeof(int32_t) * (size_t)keep_tail);
+    int room = llp_gen_room(n_ctx, g->params.n_predict);
+    if (n > n_ctx - room) {
+        bool keep_bos = ids_in[0] == llp_tokenizer_bos(g->tok);
+        int keep_tail = n_ctx - room - (keep_bos ? 1 : 0);
+        fitted = llp_malloc(sizeof(int32_t) * (size_t)(n_ctx - room));
+        if (keep_bos) fitted[0] = ids_in[0];
+        memcpy(fitted + (keep_bos ? 1 : 0), ids_in + (n_in - keep_tail),
+               sizeof(int32_t) * (size_t)keep_tail);
         ids = fitted;
-        n = keep_tail + 1;
+        n = n_ctx - room;
         res->truncated = true;
+        res->n_cut = n_in - n;
     }
 
     llp_sampler_reset(g->sampler);
@@ -302,9 +314,9 @@ json_t *llp_gen_params_json(const llp_gen_params *p)
     json_t *stops = json_array();
     for (int i = 0; i < p->n_stop; i++) json_array_append_new(stops, json_string(p->stop[i]));
     return json_pack("{s:f,s:i,s:f,s:f,s:f,s:I,s:i,s:o,s:s,s:s?}",
-                     "temp", (double)p->sampling.temp, "top_k", p->sampling.top_k,
-                     "top_p", (double)p->sampling.top_p, "min_p", (double)p->sampling.min_p,
-                     "repeat_penalty", (double)p->sampling.repeat_penalty,
+                     "temp", llp_f32_decimal(p->sampling.temp), "top_k", p->sampling.top_k,
+                     "top_p", llp_f32_decimal(p->sampling.top_p), "min_p", llp_f32_decimal(p->sampling.min_p),
+                     "repeat_penalty", llp_f32_decimal(p->sampling.repeat_penalty),
                      "seed", (json_int_t)p->sampling.seed, "n_predict", p->n_predict,
                      "stop", stops, "chat", llp_chat_format_name(p->chat),
                      "system", p->system);

@@ -56,6 +56,7 @@ typedef struct llp_gen_result {
     int tokens_out;             /* tokens generated */
     const char *stop;           /* "eos", "length" or "stop-string" */
     bool truncated;             /* the prompt was cut to fit the context */
+    int n_cut;                  /* prompt tokens cut from its start (0 if none) */
 } llp_gen_result;
 
 void llp_gen_result_free(llp_gen_result *r);
@@ -73,11 +74,17 @@ void llp_generator_free(llp_generator *g);
 int llp_gen_tokenize_prompt(llp_generator *g, const char *text, size_t len, llp_tokens *out,
                             llp_err *err);
 
+/* Tokens of an n_ctx context kept free for generating when a prompt is cut:
+ * n_predict, or n_ctx / 4 when it is -1; at least 1, and at most n_ctx - 16
+ * (n_ctx / 2 for contexts under 32), so the prompt keeps its last tokens. */
+int llp_gen_room(int n_ctx, int n_predict);
+
 /* Generate after the given prompt ids (used as they are). Resets the KV
  * cache of sequence 0 and the sampler first, so the result depends only on
- * the prompt and the parameters. A prompt longer than the context keeps its
- * first token (BOS) and its last tokens, and is flagged truncated. Returns
- * 0, -1 with err set, or LLP_GEN_STOPPED. */
+ * the prompt and the parameters. A prompt that leaves less than
+ * llp_gen_room() of the context keeps its end (and its first token when
+ * that is BOS), is flagged truncated, and n_cut says how many went.
+ * Returns 0, -1 with err set, or LLP_GEN_STOPPED. */
 int llp_generate_ids(llp_generator *g, const int32_t *ids, int n, const llp_gen_hooks *hooks,
                      llp_gen_result *res, llp_err *err);
 

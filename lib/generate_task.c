@@ -49,6 +49,11 @@ static int process(void *ctx, llp_batch *b, llp_record *const *recs, int n,
             continue;
         }
         t->streamed = t->stream;
+        if (g.truncated && !t->quiet)
+            llp_warn("llp-generate", "%s: prompt of %d tokens cut to %d (its start dropped) to "
+                     "leave %d of the %d-token context for the completion",
+                     recs[i]->where, g.tokens_in + g.n_cut, g.tokens_in,
+                     llp_gen_room(t->n_ctx, t->n_predict), t->n_ctx);
         res[i].fields = llp_gen_result_fields(&g, t->into);
         res[i].tokens_in = g.tokens_in;
         res[i].tokens_out = g.tokens_out;
@@ -80,6 +85,8 @@ void llp_gen_task_init(llp_gen_task *t, llp_context *ctx, const llp_tokenizer *t
     t->gen = llp_generator_new(ctx, tok, p);
     t->into = into;
     t->stream = stream;
+    t->n_ctx = llp_context_n_ctx(ctx);
+    t->n_predict = p->n_predict;
     t->params = llp_gen_params_json(p);
     llp_gen_output_columns(into, t->cols);
     bt->task = "generate";

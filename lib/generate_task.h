@@ -21,7 +21,10 @@ typedef struct llp_gen_task {
     const char *into;           /* --into NAME, or NULL */
     bool stream;                /* write completions to stdout as produced */
     bool streamed;              /* the current record's text went to the stream */
+    bool quiet;                 /* -q: no warning when a prompt is cut (the
+                                   record's truncated field still says so) */
     json_t *params;             /* cache parameters (owned) */
+    int n_ctx, n_predict;       /* for the cut-prompt warning */
     char *cols[5];              /* output columns (owned) */
 } llp_gen_task;
 

@@ -114,6 +114,9 @@ typedef struct llp_pipeline_input {
     char *id_column;
     bool no_header;
     bool documents;         /* each file is one record (--in doc) */
+    llp_format stdin_format; /* `stdin: csv` (tsv, jsonl, lines): --in of the
+                               first step; LLP_FMT_AUTO for `stdin: true`,
+                               detected as the binaries do */
 } llp_pipeline_input;
 
 typedef struct llp_pipeline_output {

@@ -64,6 +64,9 @@ typedef struct pl_option {
                                 flag repeated per item (stop) */
 } pl_option;
 
+/* The common option groups (LLP_CLI_*) tool t's binary takes. */
+unsigned pl_tool_groups(llp_step_tool t);
+
 /* The option named `name` for tool t, or NULL. */
 const pl_option *pl_option_find(llp_step_tool t, const char *name);
 

@@ -165,7 +165,7 @@ static void add_file(llp_pipeline *p, const char *path, const char *what, const 
  * (threads, ctx_size). Returns 0 and sets *out, or -1 after reporting. */
 static int get_common_int(loader *L, const ynode *v, const char *key, int *out)
 {
-    const pl_option *o = pl_option_find(LLP_STEP_TOKENIZE, key);
+    const pl_option *o = pl_option_find(LLP_STEP_GENERATE, key);   /* every -t, -c tool */
     if (v->kind == Y_SCALAR && v->bad) return -1;
     if (v->kind != Y_SCALAR || v->null) {
         problem(L, v->line, v->col, "%s: expected an integer, got %s", key, pl_node_kind(v));
@@ -175,7 +175,7 @@ static int get_common_int(loader *L, const ynode *v, const char *key, int *out)
     snprintf(flag, sizeof flag, "--%s", o->flag);
     char *words[2] = { flag, v->str };
     llp_err err;
-    if (pl_check_option(LLP_STEP_TOKENIZE, o, words, 2, &err)) {
+    if (pl_check_option(LLP_STEP_GENERATE, o, words, 2, &err)) {
         problem(L, v->line, v->col, "%s", err.msg);
         return -1;
     }
@@ -187,6 +187,36 @@ static int get_common_int(loader *L, const ynode *v, const char *key, int *out)
 
 static const char *const input_sources[] = { "csv", "tsv", "jsonl", "lines", "files", "stdin" };
 enum { N_SOURCES = 6 };
+
+/* stdin: true (the format detected as the binaries do), or the format. */
+static void load_stdin(loader *L, const ynode *v, llp_pipeline_input *in)
+{
+    static const struct { const char *name; llp_format f; } formats[] = {
+        { "csv", LLP_FMT_CSV }, { "tsv", LLP_FMT_TSV }, { "jsonl", LLP_FMT_JSONL },
+        { "lines", LLP_FMT_LINES },
+    };
+    in->stdin_format = LLP_FMT_AUTO;
+    if (v->kind == Y_SCALAR && v->bad) return;
+    if (v->kind == Y_SCALAR && !v->null) {
+        for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+            if (strcmp(v->str, formats[i].name) == 0) {
+                in->stdin_format = formats[i].f;
+                return;
+            }
+        int b = parse_bool(v->str);
+        if (b == 1) return;
+        if (b == 0) {
+            problem(L, v->line, v->col,
+                    "stdin: false reads nothing; name a source (csv, jsonl, files...) instead");
+            return;
+        }
+        problem(L, v->line, v->col,
+                "stdin: expected true or a format (csv, tsv, jsonl, lines), got '%s'", v->str);
+        return;
+    }
+    problem(L, v->line, v->col, "stdin: expected true or a format (csv, tsv, jsonl, lines), got %s",
+            pl_node_kind(v));
+}
 
 static void load_input(loader *L, const ynode *v, llp_pipeline *p)
 {
@@ -216,10 +246,7 @@ static void load_input(loader *L, const ynode *v, llp_pipeline *p)
         first = k;
         in->kind = (llp_input_kind)kind;
         if (kind == LLP_INPUT_STDIN) {
-            int b = get_bool(L, val, "stdin");
-            if (b == 0)
-                problem(L, val->line, val->col,
-                        "stdin: false reads nothing; name a source (csv, jsonl, files...) instead");
+            load_stdin(L, val, in);
         } else {
             get_paths(L, val, k->str, p, in);
         }
@@ -244,14 +271,18 @@ static void load_input(loader *L, const ynode *v, llp_pipeline *p)
     const ynode *nh = map_get(v, "no_header");
     if (nh && get_bool(L, nh, "no_header") == 1) {
         in->no_header = true;
-        if (first && in->kind != LLP_INPUT_CSV && in->kind != LLP_INPUT_TSV)
-            problem(L, nh->line, nh->col, "no_header: only for csv and tsv input");
+        bool table = in->kind == LLP_INPUT_CSV || in->kind == LLP_INPUT_TSV ||
+                     (in->kind == LLP_INPUT_STDIN &&
+                      (in->stdin_format == LLP_FMT_CSV || in->stdin_format == LLP_FMT_TSV));
+        if (first && !table)
+            problem(L, nh->line, nh->col, "no_header: only for csv and tsv input (csv: PATH, stdin: csv)");
     }
     const ynode *docs = map_get(v, "documents");
     if (docs && get_bool(L, docs, "documents") == 1) {
         in->documents = true;
-        if (first && in->kind != LLP_INPUT_FILES && in->kind != LLP_INPUT_STDIN)
-            problem(L, docs->line, docs->col, "documents: only for files and stdin input");
+        if (first && in->kind != LLP_INPUT_FILES &&
+            !(in->kind == LLP_INPUT_STDIN && in->stdin_format == LLP_FMT_AUTO))
+            problem(L, docs->line, docs->col, "documents: only for files and stdin: true input");
     }
 }
 

@@ -11,7 +11,9 @@
  * bytes a pipe between the binaries would carry, so records, field names,
  * errors flowing downstream and cache keys are those of the shell
  * pipeline. The last step writes the output (a file is written beside its
- * final name and renamed when the run finishes).
+ * final name and renamed when the run finishes). Every path the run writes
+ * (that file, the store, the temporary directory) is opened before the
+ * models are loaded, so a bad one fails the run before anything is done.
  *
  * Resume: every step's items are cached in the store, so a run after an
  * interruption recomputes only records without a finished item; --resume
@@ -67,6 +69,9 @@ static const char *input_format_flag(const llp_pipeline_input *in)
                 : in->kind == LLP_INPUT_TSV ? LLP_FMT_TSV : LLP_FMT_JSONL);
         return NULL;
     case LLP_INPUT_LINES: return "lines";
+    case LLP_INPUT_STDIN:
+        if (in->stdin_format != LLP_FMT_AUTO) return llp_format_name(in->stdin_format);
+        return in->documents ? "doc" : NULL;
     default: return in->documents ? "doc" : NULL;
     }
 }
@@ -89,13 +94,15 @@ char **llp_pipeline_step_argv(const llp_pipeline *p, const llp_pipeline_run_opts
         push(&w, "-m");
         push(&w, st->model);
     }
+    /* -t and -c go to the steps whose binary takes them (not tokenize) */
+    unsigned groups = pl_tool_groups(st->tool);
     int threads = o->threads > 0 ? o->threads : p->threads;
-    if (threads > 0) {
+    if (threads > 0 && (groups & LLP_CLI_THREADS)) {
         snprintf(num, sizeof num, "%d", threads);
         push(&w, "-t");
         push(&w, num);
     }
-    if (p->ctx_size > 0) {
+    if (p->ctx_size > 0 && (groups & LLP_CLI_CONTEXT)) {
         snprintf(num, sizeof num, "%d", p->ctx_size);
         push(&w, "-c");
         push(&w, num);
@@ -109,7 +116,9 @@ char **llp_pipeline_step_argv(const llp_pipeline *p, const llp_pipeline_run_opts
     if (o->no_cache) push(&w, "--no-cache");
     for (int k = 0; k < st->n_words; k++) push(&w, st->words[k]);
     if (in->text_name && !st->sets_field) {
-        bool column = first && (in->kind == LLP_INPUT_CSV || in->kind == LLP_INPUT_TSV);
+        bool column = first && (in->kind == LLP_INPUT_CSV || in->kind == LLP_INPUT_TSV ||
+                                in->stdin_format == LLP_FMT_CSV ||
+                                in->stdin_format == LLP_FMT_TSV);
         push(&w, column ? "--column" : "--field");
         push(&w, in->text_name);
     }
@@ -225,6 +234,8 @@ void llp_pipeline_print_plan(const llp_pipeline *p, const llp_pipeline_run_opts 
     fprintf(out, "pipeline: %s (%s), %d step%s\n", p->name, p->file, p->n_steps,
             p->n_steps == 1 ? "" : "s");
     fprintf(out, "input: %s", input_kind_names[in->kind]);
+    if (in->kind == LLP_INPUT_STDIN && in->stdin_format != LLP_FMT_AUTO)
+        fprintf(out, " (%s)", llp_format_name(in->stdin_format));
     for (int i = 0; i < in->n_paths; i++) fprintf(out, " %s", in->paths[i]);
     if (in->text_name) fprintf(out, ", text from '%s'", in->text_name);
     if (in->id_column) fprintf(out, ", ids from '%s'", in->id_column);
@@ -370,6 +381,8 @@ typedef struct run_state {
     model_slot *models;
     int n_models;
     char tmpdir[4096];
+    char part[4200];        /* output.path + ".part", opened before any step */
+    FILE *final;            /* open on part; renamed to output.path at the end */
     llp_store *store;
     int64_t job_id;
 } run_state;
@@ -477,17 +490,44 @@ static void cleanup_tmp(run_state *r)
     rmdir(r->tmpdir);
 }
 
+/* Everything the run writes, opened before any step computes, so a path that
+ * cannot be written fails the run at once, named: the output (its
+ * directories made, its .part file created and held open; a directory
+ * there is refused, since the final rename would fail) and the temporary
+ * directory of the steps' intermediate records. The store is opened next
+ * (open_store), also before the models and any step. */
+static int open_outputs(run_state *r, llp_err *err)
+{
+    const llp_pipeline *p = r->p;
+    if (p->output.path) {
+        struct stat sb;
+        if (stat(p->output.path, &sb) == 0 && S_ISDIR(sb.st_mode))
+            return llp_err_set(err, "%s: cannot write the output: Is a directory", p->output.path);
+        if (make_parent_dirs(p->output.path, err)) return -1;
+        snprintf(r->part, sizeof r->part, "%s.part", p->output.path);
+        if (!(r->final = fopen(r->part, "wb")))
+            return llp_err_set(err, "%s: cannot open for writing: %s", r->part, strerror(errno));
+    }
+    const char *tmp = getenv("TMPDIR");
+    snprintf(r->tmpdir, sizeof r->tmpdir, "%s/llp-run-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(r->tmpdir)) {
+        llp_err_set(err, "%s: cannot create a temporary directory: %s", r->tmpdir, strerror(errno));
+        r->tmpdir[0] = 0;
+        return -1;
+    }
+    return 0;
+}
+
 static int run_steps(run_state *r)
 {
     const llp_pipeline *p = r->p;
     int code = LLP_EXIT_OK;
-    char prev[4200] = "", part[4200] = "";
-    FILE *final = NULL;
+    char prev[4200] = "";
+    const char *part = r->part;
     for (int i = 0; i < p->n_steps; i++) {
         bool last = i == p->n_steps - 1;
         char cur[4200];
         FILE *out;
-        llp_err err;
         if (!last) {
             snprintf(cur, sizeof cur, "%s/step%d.jsonl", r->tmpdir, i + 1);
             out = fopen(cur, "wb");
@@ -495,17 +535,9 @@ static int run_steps(run_state *r)
                 llp_error(TOOL, "%s: %s", cur, strerror(errno));
                 return LLP_EXIT_FATAL;
             }
-        } else if (p->output.path) {
-            if (make_parent_dirs(p->output.path, &err)) {
-                llp_error(TOOL, "%s", err.msg);
-                return LLP_EXIT_FATAL;
-            }
-            snprintf(part, sizeof part, "%s.part", p->output.path);
-            out = final = fopen(part, "wb");
-            if (!out) {
-                llp_error(TOOL, "%s: cannot open for writing: %s", part, strerror(errno));
-                return LLP_EXIT_FATAL;
-            }
+        } else if (r->final) {
+            out = r->final;
+            r->final = NULL;    /* closed below, like every step's output */
         } else {
             out = r->o->out ? r->o->out : stdout;
         }
@@ -517,13 +549,12 @@ static int run_steps(run_state *r)
         if (i) unlink(prev);
         if (rc == LLP_EXIT_PARTIAL) code = LLP_EXIT_PARTIAL;
         else if (rc != LLP_EXIT_OK) {
-            if (final) unlink(part);
             if (!last) unlink(cur);
             return rc;
         }
         if (!last) snprintf(prev, sizeof prev, "%s", cur);
     }
-    if (final && rename(part, p->output.path) != 0) {
+    if (p->output.path && rename(part, p->output.path) != 0) {
         llp_error(TOOL, "%s: cannot rename to %s: %s", part, p->output.path, strerror(errno));
         unlink(part);
         return LLP_EXIT_FATAL;
@@ -531,15 +562,18 @@ static int run_steps(run_state *r)
     return code;
 }
 
-static int begin_job(run_state *r, json_t *params, int64_t *first_child, llp_err *err)
+static int open_store(run_state *r, llp_err *err)
 {
-    const llp_pipeline_run_opts *o = r->o;
-    const char *db = effective_db(r->p, o);
-    char *path = llp_store_resolve_path(db, err);
+    char *path = llp_store_resolve_path(effective_db(r->p, r->o), err);
     if (!path) return -1;
     r->store = llp_store_open(path, err);
     free(path);
-    if (!r->store) return -1;
+    return r->store ? 0 : -1;
+}
+
+static int begin_job(run_state *r, json_t *params, int64_t *first_child, llp_err *err)
+{
+    const llp_pipeline_run_opts *o = r->o;
     char tool[512];
     snprintf(tool, sizeof tool, "pipeline:%s", r->p->name);
     char hash[LLP_HASH_HEX];
@@ -574,18 +608,10 @@ int llp_pipeline_run(const llp_pipeline *p, const llp_pipeline_run_opts *o)
     json_t *params = plan_params(p, o);
     int64_t first_child = 0;
 
-    if (open_models(&r, &err)) {
-        llp_error(TOOL, "%s", err.msg);
-        goto out;
-    }
-    const char *tmp = getenv("TMPDIR");
-    snprintf(r.tmpdir, sizeof r.tmpdir, "%s/llp-run-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(r.tmpdir)) {
-        llp_error(TOOL, "%s: cannot create a temporary directory: %s", r.tmpdir, strerror(errno));
-        r.tmpdir[0] = 0;
-        goto out;
-    }
-    if (!o->no_db && begin_job(&r, params, &first_child, &err)) {
+    /* every path the run writes first, then the models: a bad output path
+     * fails at once, before any model is loaded or record computed */
+    if (open_outputs(&r, &err) || (!o->no_db && open_store(&r, &err)) || open_models(&r, &err) ||
+        (!o->no_db && begin_job(&r, params, &first_child, &err))) {
         llp_error(TOOL, "%s", err.msg);
         goto out;
     }
@@ -603,6 +629,8 @@ int llp_pipeline_run(const llp_pipeline *p, const llp_pipeline_run_opts *o)
         }
     }
 out:
+    if (r.final) fclose(r.final);
+    if (r.part[0] && code != LLP_EXIT_OK && code != LLP_EXIT_PARTIAL) unlink(r.part);
     cleanup_tmp(&r);
     llp_store_close(r.store);
     for (int i = 0; i < r.n_models; i++) llp_engine_free(r.models[i].engine);

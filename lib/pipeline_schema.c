@@ -20,6 +20,15 @@
 #define T(x) (1u << (x))
 #define ALL_TOOLS (T(LLP_STEP_N_TOOLS) - 1)
 #define GENERATING (T(LLP_STEP_GENERATE) | T(LLP_STEP_CLASSIFY) | T(LLP_STEP_SUMMARIZE))
+#define SAMPLING (T(LLP_STEP_GENERATE) | T(LLP_STEP_SUMMARIZE))
+#define COMPUTING (ALL_TOOLS & ~T(LLP_STEP_TOKENIZE))   /* tokenize has no -t, -c */
+
+/* The common option groups (cli.h) of each tool's binary. */
+static const unsigned tool_groups[LLP_STEP_N_TOOLS] = {
+    LLP_CLI_TOKENIZE, LLP_CLI_GENERATE, LLP_CLI_EMBED, LLP_CLI_CLASSIFY, LLP_CLI_SUMMARIZE,
+};
+
+unsigned pl_tool_groups(llp_step_tool t) { return tool_groups[t]; }
 
 /* Summary budgets the pipeline accepts; llp-summarize checks the same range. */
 #define PL_MAX_TOKENS_MAX (1 << 20)
@@ -38,20 +47,20 @@ const char *llp_step_tool_binary(llp_step_tool t) { return tool_binaries[t]; }
  * it out of the words (it becomes the step's model). */
 static const pl_option options[] = {
     { "model", "model", PL_STRING, ALL_TOOLS, NULL, false },
-    { "threads", "threads", PL_INT, ALL_TOOLS, NULL, false },
-    { "ctx_size", "ctx-size", PL_INT, ALL_TOOLS, NULL, false },
+    { "threads", "threads", PL_INT, COMPUTING, NULL, false },
+    { "ctx_size", "ctx-size", PL_INT, COMPUTING, NULL, false },
     { "field", "field", PL_STRING, ALL_TOOLS, NULL, false },
     { "into", "into", PL_STRING, ALL_TOOLS, NULL, false },
     { "no_cache", "no-cache", PL_BOOL, ALL_TOOLS, NULL, false },
-    /* sampling: generate samples, summarize and classify accept the flags */
-    { "temp", "temp", PL_FLOAT, GENERATING, NULL, false },
-    { "top_k", "top-k", PL_INT, GENERATING, NULL, false },
-    { "top_p", "top-p", PL_FLOAT, GENERATING, NULL, false },
-    { "min_p", "min-p", PL_FLOAT, GENERATING, NULL, false },
-    { "repeat_penalty", "repeat-penalty", PL_FLOAT, GENERATING, NULL, false },
-    { "seed", "seed", PL_INT, GENERATING, NULL, false },
-    { "n_predict", "n-predict", PL_INT, GENERATING, NULL, false },
-    { "stop", "stop", PL_LIST, GENERATING, NULL, false },
+    /* sampling: generate and summarize sample (classify scores, no sampling) */
+    { "temp", "temp", PL_FLOAT, SAMPLING, NULL, false },
+    { "top_k", "top-k", PL_INT, SAMPLING, NULL, false },
+    { "top_p", "top-p", PL_FLOAT, SAMPLING, NULL, false },
+    { "min_p", "min-p", PL_FLOAT, SAMPLING, NULL, false },
+    { "repeat_penalty", "repeat-penalty", PL_FLOAT, SAMPLING, NULL, false },
+    { "seed", "seed", PL_INT, SAMPLING, NULL, false },
+    { "n_predict", "n-predict", PL_INT, T(LLP_STEP_GENERATE), NULL, false },
+    { "stop", "stop", PL_LIST, SAMPLING, NULL, false },
     /* tokenize */
     { "pieces", "pieces", PL_BOOL, T(LLP_STEP_TOKENIZE), NULL, false },
     { "count", "count", PL_BOOL, T(LLP_STEP_TOKENIZE), NULL, false },
@@ -96,7 +105,8 @@ const char *pl_option_misplaced(const char *name)
 {
     static const struct { const char *name, *home; } homes[] = {
         { "column", "under input:" }, { "id_column", "under input:" },
-        { "no_header", "under input:" }, { "in", "under input:" },
+        { "no_header", "under input:" },
+        { "in", "under input:, as the source's key (csv: PATH) or stdin's value (stdin: csv)" },
         { "files_from", "under input: (files:)" }, { "out", "under output:" },
         { "db", "at the top level (db:) or on the llp-run command line" },
         { "no_db", "on the llp-run command line (--no-db)" },
@@ -258,8 +268,9 @@ int pl_parse_step(llp_step_tool t, int argc, char **argv, llp_cli *cli, pl_step_
     opts->chat = -1;
     opts->embed.add_bos = -1;
     llp_cli_init(cli, tool_binaries[t]);
-    if (t == LLP_STEP_CLASSIFY || t == LLP_STEP_SUMMARIZE) cli->sampling.temp = 0;
-    llp_cli_tool spec = { .options = tool_options[t], .on_option = on_option, .ctx = opts };
+    if (t == LLP_STEP_SUMMARIZE) cli->sampling.temp = 0;
+    llp_cli_tool spec = { .groups = tool_groups[t], .options = tool_options[t],
+                          .on_option = on_option, .ctx = opts };
     /* getopt permutes its argv: parse a copy so the caller's stays in order */
     char **copy = llp_calloc((size_t)argc + 1, sizeof *copy);
     memcpy(copy, argv, sizeof *copy * (size_t)argc);

@@ -83,6 +83,7 @@ static int generate_setup(pl_task *t, const pl_step_opts *o, const llp_cli *cli,
     llp_gen_params p = llp_gen_params_from_cli(cli, e, o->chat, o->system);
     t->gen_task = llp_calloc(1, sizeof *t->gen_task);
     llp_gen_task_init(t->gen_task, t->ctx, e->tok, &p, t->into, false, bt);
+    t->gen_task->quiet = cli->quiet;
     bt->text_fn = NULL;     /* steps write records; the binary's text printer is for people */
     return 0;
 }

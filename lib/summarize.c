@@ -398,9 +398,9 @@ json_t *llp_summarizer_params_json(const llp_summarizer *s)
     return json_pack("{s:i,s:s?,s:s,s:s?,s:f,s:i,s:f,s:f,s:f,s:I,s:o,s:i}",
                      "max_tokens", s->budget, "prompt", p->prompt,
                      "chat", llp_chat_format_name(p->chat), "system", p->system,
-                     "temp", (double)p->sampling.temp, "top_k", p->sampling.top_k,
-                     "top_p", (double)p->sampling.top_p, "min_p", (double)p->sampling.min_p,
-                     "repeat_penalty", (double)p->sampling.repeat_penalty,
+                     "temp", llp_f32_decimal(p->sampling.temp), "top_k", p->sampling.top_k,
+                     "top_p", llp_f32_decimal(p->sampling.top_p), "min_p", llp_f32_decimal(p->sampling.min_p),
+                     "repeat_penalty", llp_f32_decimal(p->sampling.repeat_penalty),
                      "seed", (json_int_t)p->sampling.seed, "stop", stops,
                      "n_ctx", llp_context_n_ctx(s->ctx));
 }

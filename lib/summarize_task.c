@@ -20,6 +20,10 @@ static int process(void *ctx, llp_batch *b, llp_record *const *recs, int n,
     t->store.store = llp_batch_store(b);
     t->store.job_id = llp_batch_job_id(b);
     for (int i = 0; i < n; i++) {
+        if (recs[i]->text_len == 0) {
+            llp_batch_result_fail(&res[i], "empty text");
+            continue;
+        }
         llp_summary_tree tree;
         llp_err derr;
         /* each node of the tree is committed as it finishes (summarize.h),

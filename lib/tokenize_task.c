@@ -19,11 +19,8 @@ static int process(void *ctx, llp_batch *b, llp_record *const *recs, int n, llp_
     (void)b;
     (void)err;
     for (int i = 0; i < n; i++) {
+        /* an empty text is tokens [] (just BOS when BOS is on), not an error */
         const llp_record *r = recs[i];
-        if (r->text_len == 0) {
-            llp_batch_result_fail(&res[i], "empty text");
-            continue;
-        }
         llp_tokens v = { 0 };
         llp_err terr;
         if (llp_tokenize(t->tok, r->text, r->text_len, !t->no_bos, t->special, &v, &terr) != 0) {

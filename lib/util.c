@@ -124,6 +124,16 @@ uint16_t llp_f32_to_bf16(float f)
     return (uint16_t)(x >> 16);
 }
 
+double llp_f32_decimal(float f)
+{
+    char s[32];
+    for (int digits = 1; digits < 9; digits++) {
+        snprintf(s, sizeof s, "%.*g", digits, (double)f);
+        if (strtof(s, NULL) == f) return strtod(s, NULL);
+    }
+    return (double)f;   /* 9 digits always read back; NaN and inf too */
+}
+
 double llp_now(void)
 {
     struct timespec ts;

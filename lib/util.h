@@ -40,6 +40,10 @@ uint16_t llp_f32_to_fp16(float f);
 float    llp_bf16_to_f32(uint16_t h);
 uint16_t llp_f32_to_bf16(float f);   /* round to nearest even */
 
+/* The shortest decimal that reads back as f, as a double: 0.8f gives 0.8,
+ * not 0.800000011920929. For recording a float setting as it was given. */
+double llp_f32_decimal(float f);
+
 /* Monotonic clock in seconds. */
 double llp_now(void);
 

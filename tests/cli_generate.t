@@ -91,4 +91,20 @@ is "$rc" 1 "an out-of-range prompt id exits 1"
 grep -q "out of range" "$TMP/err"; ok $? "and says the id is out of range"
 printf '\n' | "$G" -m "$M" -n 2 --no-db >"$TMP/o" 2>/dev/null; is $? 3 "an empty prompt fails its record (exit 3)"
 grep -q '"error"' "$TMP/o"; ok $? "the failed record carries an error field"
+# a prompt longer than the context keeps its end and leaves room for -n
+long=$(python3 -c 'print(" ".join("w%d" % i for i in range(200)))')
+out=$("$G" -m "$M" -c 32 -n 8 --temp 0 --no-db --out jsonl -p "$long" 2>"$TMP/cut.err"); rc=$?
+is "$rc" 0 "a long prompt: exit 0"
+is "$(printf '%s' "$out" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["tokens_in"], r["tokens_out"], r.get("truncated"))')" \
+   "24 8 True" "-c 32 -n 8: the prompt keeps 24 tokens, 8 are generated, truncated"
+case $(cat "$TMP/cut.err") in "llp-generate: warning: argument 1: prompt of "*" tokens cut to 24 (its start dropped) to leave 8 of the 32-token context for the completion") ok 0 "stderr says what was cut";;
+  *) diag "$(cat "$TMP/cut.err")"; ok 1 "stderr says what was cut";; esac
+out=$("$G" -m "$M" -c 32 -n -1 --temp 0 --no-db -q --out jsonl -p "$long" 2>"$TMP/cut.err")
+is "$(printf '%s' "$out" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["tokens_in"], r.get("truncated"))')" \
+   "24 True" "-n -1: a quarter of the context is left to generate"
+is "$(cat "$TMP/cut.err")" "" "-q: no warning"
+out=$("$G" -m "$M" -c 32 -n 100 --temp 0 --no-db -q --out jsonl -p "$long")
+is "$(printf '%s' "$out" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["tokens_in"], r["tokens_out"])')" \
+   "16 16" "-n past the context: the prompt keeps its last 16 tokens"
+
 done_testing

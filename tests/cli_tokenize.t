@@ -77,10 +77,17 @@ is "$rc" 0 "--help: exit 0"
 case $out in *Examples:*llp-tokenize*) ok 0 "--help has examples";; *) ok 1 "--help has examples";; esac
 "$T" --version | grep -q '^llp-tokenize'; ok $? "--version"
 
+# Whitespace is text, and an empty text is no tokens (BOS only when BOS is on).
 got=$(printf 'ab\n\nab\n' | "$T" -m "$TINY" --count --no-db); rc=$?
-is "$rc" 3 "an empty line is a failed record: exit 3"
-is "$(echo "$got" | sed -n '1p;3p' | tr '\n' ' ')" "2 2 " "the other records are counted"
-case $(echo "$got" | sed -n 2p) in *"empty text"*) ok 0 "the empty record says why";; *) ok 1 "the empty record says why";; esac
+is "$rc" 0 "an empty line is a record like any other: exit 0"
+is "$(echo "$got" | tr '\n' ' ')" "2 1 2 " "it counts BOS alone"
+got=$(printf '\n' | "$T" -m "$TINY" --no-bos --out jsonl --no-db); rc=$?
+is "$rc" 0 "an empty text with --no-bos: exit 0"
+is "$got" '{"id":"1","text":"","tokens":[],"n_tokens":0}' "it tokenizes to [] with n_tokens 0"
+printf '{"id":"a","text":" "}\n{"id":"b","text":"\\t\\n"}\n{"id":"c","text":""}\n' > "$TMP/ws.jsonl"
+got=$("$T" -m "$TINY" --no-db --out jsonl "$TMP/ws.jsonl"); rc=$?
+is "$rc" 0 "whitespace-only JSONL texts: exit 0"
+case $got in *'"error"'*) diag "$got"; ok 1 "no whitespace-only text is an error";; *) ok 0 "no whitespace-only text is an error";; esac
 
 # ---- the Llama-2 vocabulary -----------------------------------------------
 if [ ! -e "$FIX/models/llama-spm-vocab.gguf" ]; then
@@ -95,6 +102,10 @@ is "$got" "$(printf '1 15043 3186\n1 29871 15043 3186')" "lines in, ids out"
 got=$(printf 'Hello world\n' | "$T" -m "$M")
 is "$got" '{"id":"1","text":"Hello world","tokens":[1,15043,3186],"n_tokens":3}' "lines in, JSONL out by default"
 got=$(printf 'Hello world\n' | "$T" -m "$M" --no-bos --out text); is "$got" "15043 3186" "--no-bos"
+got=$(printf '{"text":" "}\n{"text":"\\t\\n"}\n{"text":""}\n' | "$T" -m "$M" --no-bos --out text); rc=$?
+is "$rc" 0 "whitespace-only and empty texts tokenize: exit 0"
+is "$got" "$(printf '259\n29871 12 13\n')" "' ' is [259], '\\t\\n' is [29871, 12, 13], '' is []"
+got=$(printf '{"text":""}\n' | "$T" -m "$M" --out text); is "$got" "1" "an empty text with BOS on is [BOS]"
 
 got=$(echo '{"id":"a","text":"Hello world","keep":{"x":[1,"y"]},"n":2.5}' | "$T" -m "$M" --in jsonl --out jsonl)
 is "$got" '{"id":"a","text":"Hello world","keep":{"x":[1,"y"]},"n":2.5,"tokens":[1,15043,3186],"n_tokens":3}' \

@@ -67,6 +67,7 @@ printf 'id,review\n1,good\n' > reviews.csv
 printf '{"id":"1","text":"ok"}\n{"id":"2","text":"broken\n' > broken.jsonl
 printf '{"id":"1","text":"ok"}\n[1,2,3]\n' > array.jsonl
 printf '{"id":"1","text":""}\n' > empty-text.jsonl
+printf '{"id":"1","text":" \\t"}\n' > blank.jsonl
 printf '{"id":"1","body":"x"}\n{"id":"2","text":"no body"}\n' > fields.jsonl
 ln -sf loop loop
 # added fields that clash with input fields
@@ -83,6 +84,8 @@ printf 'version: 1\nmodel: tiny.gguf\ninput: {stdin: true}\nsteps:\n  - classify
 printf 'version: 1\nmodel: ${LLP_UNSET_FOR_TEST}\ninput: {stdin: true}\nsteps:\n  - tokenize: {}\n' > env.yaml
 printf 'version: 1\nmodel: tiny.gguf\ninput: {csv: missing.csv}\nsteps:\n  - tokenize: {}\n' > missing-input.yaml
 printf 'version: 1\ninput: {stdin: true}\nsteps:\n  - tokenize: {}\n' > no-model.yaml
+printf 'version: 1\nmodel: tiny.gguf\ninput: {csv: reviews.csv, column: review}\nsteps: [tokenize]\noutput: {jsonl: model-dir.gguf}\n' > out-dir.yaml
+printf 'version: 1\nmodel: tiny.gguf\ninput: {csv: reviews.csv, column: review}\nsteps: [tokenize]\noutput: {jsonl: hello.txt/out.jsonl}\n' > out-under-file.yaml
 mkdir -p ro
 if mount -t tmpfs -o ro,size=64k tmpfs ro 2>/dev/null; then
   mounted=1

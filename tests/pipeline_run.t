@@ -162,4 +162,10 @@ is "$(cat "$TMP/err.txt")" "llp-run: note: nothing to resume for pipeline 'revie
 "$RUN" --help | grep -q -- '--dry-run'; ok $? "--help lists the options"
 is "$("$RUN" --version)" "llp-run (llamapipe) $("$BIN/llp-classify" --version | sed 's/.* //')" "--version"
 
+# ---- CSV from stdin --------------------------------------------------------------
+printf 'version: 1\ninput:\n  stdin: csv\n  column: review\nsteps: [tokenize]\noutput: {jsonl: %s}\n' "$TMP/stdin.jsonl" > "$TMP/stdin_csv.yaml"
+printf 'id,review,stars\n7,"good, really",5\n8,bad,1\n' | "$RUN" -q --no-db "$TMP/stdin_csv.yaml"; is $? 0 "stdin: csv: exit 0"
+is "$(python3 -c 'import json,sys; print([(r["id"], r["review"], r["stars"], r["n_tokens"] > 0) for r in map(json.loads, open(sys.argv[1]))])' "$TMP/stdin.jsonl")" \
+   "[('7', 'good, really', '5', True), ('8', 'bad', '1', True)]" "stdin: csv: every row read as CSV, columns kept"
+
 done_testing

@@ -241,6 +241,31 @@ steps:
       column: review
 EOF
 
+# `in:` under a step points to input:, where it works: stdin takes a format.
+bad misplaced_in "misplaced_in.yaml:6:7: tokenize: 'in' is not a step option; it belongs under input:, as the source's key (csv: PATH) or stdin's value (stdin: csv)" <<'EOF'
+version: 1
+model: m.gguf
+input: {stdin: true}
+steps:
+  - tokenize:
+      in: csv
+EOF
+bad stdin_format "stdin_format.yaml:3:16: stdin: expected true or a format (csv, tsv, jsonl, lines), got 'xml'" <<'EOF'
+version: 1
+model: m.gguf
+input: {stdin: xml}
+steps: [tokenize]
+EOF
+printf 'version: 1\nmodel: m.gguf\ninput:\n  stdin: csv\n  column: review\n  no_header: false\nsteps: [tokenize, embed]\n' > stdin_csv.yaml
+"$RUN" --dry-run stdin_csv.yaml > out.txt 2> err.txt; rc=$?
+is "$rc" 0 "stdin: csv: valid"
+is "$(sed -n 2p out.txt)" "input: stdin (csv), text from 'review'" "stdin: csv: the plan says so"
+is "$(tail -1 out.txt)" "llp-tokenize -m m.gguf --column review --in csv --out jsonl | llp-embed -m m.gguf --field review" \
+   "stdin: csv: the first step reads CSV (--in csv, --column)"
+printf 'version: 1\nmodel: m.gguf\ninput:\n  stdin: csv\n  documents: true\nsteps: [tokenize]\n' > stdin_docs.yaml
+"$RUN" --dry-run stdin_docs.yaml > /dev/null 2> err.txt
+is "$(cat err.txt)" "stdin_docs.yaml:5:14: documents: only for files and stdin: true input" "stdin: csv with documents: refused"
+
 bad missing_labels "missing_labels.yaml:5:5: classify: missing required option 'labels' (e.g. labels: [yes, no])" <<'EOF'
 version: 1
 model: m.gguf
@@ -361,7 +386,10 @@ is "$(cat err.txt)" "nowhere.yaml: cannot open: No such file or directory" "miss
 
 # defaults: holds threads, ctx_size and db, like the top level.
 printf 'version: 1\nmodel: m.gguf\ndefaults:\n  threads: 2\n  db: x.db\ninput: {csv: a.csv}\nsteps: [tokenize]\n' > defaults.yaml
-is "$("$RUN" --dry-run defaults.yaml 2>&1 | tail -1)" "llp-tokenize -m m.gguf -t 2 --db x.db a.csv" \
+is "$("$RUN" --dry-run defaults.yaml 2>&1 | tail -1)" "llp-tokenize -m m.gguf --db x.db a.csv" \
+   "defaults: db reaches the steps, threads only those that take -t (not tokenize)"
+printf 'version: 1\nmodel: m.gguf\ndefaults:\n  threads: 2\n  db: x.db\ninput: {csv: a.csv}\nsteps: [embed]\n' > defaults.yaml
+is "$("$RUN" --dry-run defaults.yaml 2>&1 | tail -1)" "llp-embed -m m.gguf -t 2 --db x.db a.csv" \
    "defaults: threads and db reach the steps"
 
 # Valid files: shorthand steps, ${VAR:-default}, flow and block styles.

@@ -77,7 +77,7 @@ static void test_ragged_empty_nul(void)
     ok(r[1]->error && strstr(r[1]->error, "ragged.csv:3: row has 3 fields, header has 4"),
        "ragged: short row error names file:line and counts (%s)", r[1]->error ? r[1]->error : "none");
     ok(strcmp(field_str(r[1], "b"), "") == 0, "ragged: missing field is empty");
-    ok(r[2]->error && strstr(r[2]->error, "ragged.csv:4: empty text"), "empty text field is a record error");
+    ok(!r[2]->error && r[2]->text_len == 0, "an empty text field is a record with empty text (the task decides)");
     ok(r[3]->error && strstr(r[3]->error, "row has 5 fields, header has 4"), "ragged: long row error");
     ok(r[4]->error && strstr(r[4]->error, "NUL byte"), "NUL byte is a record error (%s)", r[4]->error ? r[4]->error : "none");
     ok(!r[5]->error && strcmp(r[5]->text, "fine") == 0, "reading goes on after bad rows; empty fields ok");
@@ -170,7 +170,7 @@ static void test_round_trip(void)
     write_text(path, "id,review,stars,error\n"
                      "r1,\"good, really\",5,\n"
                      "r2,\"said \"\"meh\"\"\nthen left\",2,\n"
-                     "r3,,1,\n");
+                     "r3,,1\n");
     char *paths[] = {(char *)path, NULL};
     llp_reader_opts o = paths_opts(paths);
     o.column = "review";
@@ -182,12 +182,13 @@ static void test_round_trip(void)
         "id,review,stars,label,score,p_positive,error\n"
         "r1,\"good, really\",5,\"pos, maybe\",0.25,\"[1,2]\",\n"
         "r2,\"said \"\"meh\"\"\nthen left\",2,\"pos, maybe\",0.25,\"[1,2]\",\n"
-        "r3,,1,,,,trip.csv:5: empty text\n";
+        "r3,,1,,,,\"trip.csv:5: row has 3 fields, header has 4\"\n";
     const char *got = out ? out : "";
     /* The error names the full path; compare with it cut down to the name. */
     char *cut = strstr(got, "r3,,1,,,,") ? llp_strdup(got) : NULL;
     if (cut) {
         char *e = strstr(cut, "r3,,1,,,,") + 9;
+        if (*e == '"') e++;
         char *base = strstr(e, "trip.csv");
         if (base) memmove(e, base, strlen(base) + 1);
     }

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) || defined(__i386__)
+/* LLP_KERNELS_SCALAR_ONLY: a build without the per-ISA files (make fuzz, whose
+ * harnesses run no kernel) has only the scalar set. */
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(LLP_KERNELS_SCALAR_ONLY)
 #define HAVE_X86_SETS 1
 
 LLP_DECLARE_GEMMS(avx2)
