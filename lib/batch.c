@@ -15,34 +15,111 @@
 #include "batch.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "progress.h"
 
-/* ---- signals ------------------------------------------------------------- */
+/* ---- signals -------------------------------------------------------------
+ * The first SIGINT or SIGTERM sets stop_signal, which the loop and long
+ * process callbacks poll (a generation at every token), and writes a notice
+ * on stderr (write(2): the only output a handler may make). The second
+ * wakes the watcher thread, which marks the job (and its pipeline job)
+ * "interrupted" through a store connection of its own and then lets the
+ * signal kill the process: the main thread may be anywhere, even inside a
+ * transaction, so nothing else is done. A third signal, or a second one
+ * before the watcher runs, kills at once (llp-jobs gc then marks the job). */
 
-static volatile sig_atomic_t stop_signal;
+#define WATCHER_WAIT_MS 2000   /* most the watcher waits for the write lock */
 
-static void on_stop_signal(int sig) { stop_signal = sig; }
+static volatile sig_atomic_t stop_signal;    /* the first signal, 0 = none */
+static volatile sig_atomic_t kill_signal;    /* the second */
+static volatile sig_atomic_t watcher_ready;  /* the watcher waits on watcher_wake */
+static volatile sig_atomic_t watcher_quit;
+static sem_t watcher_wake;
+static char notice[2][256];                  /* for SIGINT, SIGTERM */
+static size_t notice_len[2];
 
 bool llp_batch_stop_requested(void) { return stop_signal != 0; }
+
+/* End the process by sig's default action, as if never caught. */
+static void die_of(int sig)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, NULL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    raise(sig);
+    _exit(128 + sig);
+}
+
+static void on_stop_signal(int sig)
+{
+    int saved_errno = errno;
+    if (!stop_signal) {
+        stop_signal = sig;
+        int k = sig == SIGTERM;
+        if (notice_len[k] && write(STDERR_FILENO, notice[k], notice_len[k]) < 0) {}
+    } else if (kill_signal || !watcher_ready) {
+        die_of(sig);
+    } else {
+        kill_signal = sig;
+        sem_post(&watcher_wake);
+    }
+    errno = saved_errno;
+}
 
 typedef struct saved_signals {
     struct sigaction sigint, sigterm;
 } saved_signals;
 
-/* No SA_RESTART: a read blocked on a quiet pipe returns so the loop can
- * stop. SA_RESETHAND: a second signal takes the default action at once. */
-static void install_signals(saved_signals *saved)
+/* The notice of the first signal: what happens now, and how to stop at
+ * once. Silent with -q. A terminal gets a line of its own (after "^C" or
+ * the progress line). */
+static void set_notices(const char *name, bool quiet)
 {
+    static const char *const what[2] = {
+        "interrupted: finishing the current step and saving finished work; "
+        "press Ctrl-C again to stop at once",
+        "terminated: finishing the current step and saving finished work; "
+        "a second SIGTERM stops at once",
+    };
+    const char *lead = isatty(STDERR_FILENO) ? "\n" : "";
+    for (int k = 0; k < 2; k++) {
+        int n = quiet ? 0 : snprintf(notice[k], sizeof notice[k], "%s%s: %s\n", lead, name,
+                                     what[k]);
+        notice_len[k] = n > 0 && (size_t)n < sizeof notice[k] ? (size_t)n : 0;
+    }
+}
+
+/* No SA_RESTART: a read blocked on a quiet pipe returns so the loop can
+ * stop. Each signal is blocked while the other's handler runs. */
+static void install_signals(saved_signals *saved, const char *name, bool quiet)
+{
+    static bool sem_ready;
+    if (!sem_ready) {
+        sem_init(&watcher_wake, 0, 0);
+        sem_ready = true;
+    }
+    set_notices(name, quiet);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = (int)SA_RESETHAND;
-    stop_signal = 0;
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sa.sa_flags = 0;
+    stop_signal = kill_signal = 0;
+    watcher_ready = 0;
     sigaction(SIGINT, &sa, &saved->sigint);
     sigaction(SIGTERM, &sa, &saved->sigterm);
 }
@@ -51,6 +128,57 @@ static void restore_signals(const saved_signals *saved)
 {
     sigaction(SIGINT, &saved->sigint, NULL);
     sigaction(SIGTERM, &saved->sigterm, NULL);
+}
+
+/* What the watcher marks when the second signal comes. */
+typedef struct watcher {
+    pthread_t thread;
+    bool started;
+    const char *name;
+    char *db_path;           /* NULL with --no-db: nothing to mark */
+    int64_t jobs[2];         /* the job and its pipeline job (0 = none) */
+} watcher;
+
+static void *watch(void *arg)
+{
+    watcher *w = arg;
+    for (;;) {
+        while (sem_wait(&watcher_wake) != 0 && errno == EINTR) {}
+        if (kill_signal) break;
+        if (watcher_quit) return NULL;
+    }
+    llp_err err;
+    if (w->db_path &&
+        llp_store_jobs_mark(w->db_path, w->jobs, 2, LLP_JOB_INTERRUPTED, WATCHER_WAIT_MS, &err))
+        fprintf(stderr, "%s: error: %s (the job stays 'running' until llp-jobs gc)\n", w->name,
+                err.msg);
+    die_of(kill_signal);
+    return NULL;
+}
+
+/* Start the watcher with the signals blocked, so that they are always
+ * handled by another thread and the watcher's sem_wait is never cut. */
+static void watcher_start(watcher *w)
+{
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    watcher_quit = 0;
+    w->started = pthread_create(&w->thread, NULL, watch, w) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (w->started) watcher_ready = 1;
+}
+
+static void watcher_stop(watcher *w)
+{
+    if (!w->started) return;
+    watcher_ready = 0;
+    watcher_quit = 1;
+    sem_post(&watcher_wake);
+    pthread_join(w->thread, NULL);
+    w->started = false;
 }
 
 /* ---- state --------------------------------------------------------------- */
@@ -96,6 +224,8 @@ struct llp_batch {
     llp_writer *writer;
     llp_progress *progress;
     llp_job_counts counts;
+    llp_job_counts committed;         /* counts as of the last commit */
+    char *db_path;                    /* resolved --db, NULL with --no-db */
     double started, last_commit;
 
     pending_item *pending;
@@ -163,10 +293,25 @@ static int commit(llp_batch *b, const char *status)
         }
     }
     if (llp_store_job_update(b->store, b->job_id, status, &b->counts, err) ||
-        llp_store_commit(b->store, err))
+        llp_store_commit(b->store, err)) {
+        llp_store_rollback(b->store);
         return -1;
+    }
+    b->committed = b->counts;
     pending_clear(b);
     return 0;
+}
+
+/* The final commit failed (a full disk, say): still record how the job
+ * ended, with the counters of the last commit that succeeded, so it is
+ * never left "running". */
+static void record_final_status(llp_batch *b, const char *status)
+{
+    if (!b->store) return;
+    llp_err err;
+    b->committed.elapsed_ms = (int64_t)((llp_now() - b->started) * 1000);
+    if (llp_store_job_update(b->store, b->job_id, status, &b->committed, &err))
+        llp_error(b->name, "%s (the job stays 'running' until llp-jobs gc)", err.msg);
 }
 
 static int commit_if_due(llp_batch *b)
@@ -364,6 +509,17 @@ static bool group_full(const llp_batch *b)
     return b->n_compute >= b->max_batch || b->n_group >= b->max_group;
 }
 
+/* The reader's options: the same for the count and for the real pass, so
+ * the progress total counts what the loop will read (documents, for a tool
+ * that reads documents). */
+static void reader_opts(const llp_batch *b, llp_reader_opts *ro)
+{
+    llp_cli_reader_opts(b->cli, ro);
+    ro->documents = b->tool->documents;
+    ro->prefer_field = b->tool->prefer_field;
+    ro->tool = b->name;
+}
+
 /* Records in the current shard, counted by a second pass over the inputs
  * (only for the progress bar, and only when the inputs are files). */
 static long count_records(llp_batch *b)
@@ -376,7 +532,7 @@ static long count_records(llp_batch *b)
     for (int i = 0; i < c->n_args; i++)
         if (strcmp(c->args[i], "-") == 0) return 0;
     llp_reader_opts o;
-    llp_cli_reader_opts(c, &o);
+    reader_opts(b, &o);
     o.quiet = true;
     llp_err err;
     llp_reader *r = llp_reader_open(&o, &err);
@@ -437,10 +593,7 @@ static int open_inputs(llp_batch *b)
         wo.input_format = LLP_FMT_LINES;
     } else {
         llp_reader_opts ro;
-        llp_cli_reader_opts(cli, &ro);
-        ro.documents = b->tool->documents;
-        ro.prefer_field = b->tool->prefer_field;
-        ro.tool = b->name;
+        reader_opts(b, &ro);
         b->reader = llp_reader_open(&ro, &b->err);
         if (!b->reader) return -1;
         wo.input_format = llp_reader_format(b->reader);
@@ -461,10 +614,9 @@ static int open_store(llp_batch *b, int argc, char **argv)
 {
     const llp_cli *cli = b->cli;
     if (cli->no_db) return 0;
-    char *path = llp_store_resolve_path(cli->db_path, &b->err);
-    if (!path) return -1;
-    b->store = llp_store_open(path, &b->err);
-    free(path);
+    b->db_path = llp_store_resolve_path(cli->db_path, &b->err);
+    if (!b->db_path) return -1;
+    b->store = llp_store_open(b->db_path, &b->err);
     if (!b->store) return -1;
 
     int64_t model_id = 0;
@@ -556,6 +708,7 @@ static void batch_free(llp_batch *b)
     free(b->group);
     llp_reader_close(b->reader);
     llp_store_close(b->store);
+    free(b->db_path);
     json_decref(b->params);
 }
 
@@ -577,20 +730,29 @@ int llp_batch_run(const llp_cli *cli, const llp_batch_tool *tool, int argc,
     llp_hash_json(b.params, b.params_hash);
     b.started = b.last_commit = llp_now();
 
+    /* Signals are caught from before the job row exists, so it is never
+     * left "running" by one that comes while the store opens. */
+    saved_signals saved;
+    install_signals(&saved, b.name, cli->quiet);
     if (open_inputs(&b) || open_store(&b, argc, argv)) {
+        restore_signals(&saved);
         int code = LLP_EXIT_FATAL;
-        if (b.usage) code = llp_cli_usage_error(cli, "%s", b.err.msg);
+        /* a signal while the first record was awaited is a stop, not a
+         * read error: nothing was started */
+        if (stop_signal) code = 128 + stop_signal;
+        else if (b.usage) code = llp_cli_usage_error(cli, "%s", b.err.msg);
         else llp_error(b.name, "%s", b.err.msg);
         if (b.writer) llp_writer_close(b.writer, NULL);
         batch_free(&b);
         return code;
     }
-
-    saved_signals saved;
-    install_signals(&saved);
+    watcher guard = { .name = b.name, .db_path = b.db_path,
+                      .jobs = { b.job_id, tool->parent_job } };
+    watcher_start(&guard);
     if (cli->progress && !cli->quiet)
         b.progress = llp_progress_new(tool->progress, b.name,
                                       count_records(&b));
+    progress_update(&b, false);         /* "0/N" before the first record */
 
     read_loop(&b);
     if (b.n_group > 0 && !b.fatal) flush_group(&b);
@@ -624,7 +786,9 @@ int llp_batch_run(const llp_cli *cli, const llp_batch_tool *tool, int argc,
         else if (strcmp(fatal_err.msg, b.err.msg) != 0)
             llp_error(b.name, "%s", b.err.msg);
         was_fatal = true;
+        record_final_status(&b, LLP_JOB_FAILED);
     }
+    watcher_stop(&guard);
     int sig = stop_signal;
     restore_signals(&saved);
 

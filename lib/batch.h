@@ -33,15 +33,26 @@
  * records are recorded with their error but never reused, so the next run
  * retries them.
  *
+ * Progress (--progress): the total counts what the reader will give
+ * (documents for a tool with .documents), from a second pass over files.
+ *
  * Durability: items are committed every LLP_BATCH_COMMIT_RECORDS records or
  * LLP_BATCH_COMMIT_SECONDS seconds, whichever comes first, and counters are
  * updated with each commit. A killed run loses at most the uncommitted
  * records, which the next run recomputes; its output is then identical to
  * an uninterrupted run's (for deterministic tools).
  *
- * Signals: the first SIGINT or SIGTERM lets the records in progress finish,
- * commits, marks the job "interrupted" and returns 130 (SIGINT) or 143
- * (SIGTERM); a second one kills the process at once (default action).
+ * Signals: the first SIGINT or SIGTERM prints a notice on stderr (not with
+ * -q: "llp-NAME: interrupted: finishing the current step and saving
+ * finished work; press Ctrl-C again to stop at once"), lets the records in
+ * progress finish (or stop: a process callback polling
+ * llp_batch_stop_requested, e.g. a generation at every token, returns
+ * LLP_BATCH_STOPPED), commits, marks the job "interrupted" and returns 130
+ * (SIGINT) or 143 (SIGTERM). A second one kills the process at once, after
+ * a watcher thread has marked the job (and tool->parent_job) "interrupted"
+ * through its own store connection (waiting at most 2 s for the lock). A
+ * final commit that fails still marks the job "failed" (with the counters
+ * of the last commit), so only SIGKILL or a crash leaves it "running".
  * Downstream closing the pipe (EPIPE): commit what is done, mark the job
  * "interrupted", return 0 without a message.
  *

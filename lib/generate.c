@@ -82,10 +82,20 @@ int llp_generate_ids(llp_generator *g, const int32_t *ids_in, int n_in, const ll
         truncated = true;
     }
 
-    /* one request through the scheduler: the same loop as many records */
+    /* one request through the scheduler: the same loop as many records. A
+     * stop request abandons it before the next pass, that is at the next
+     * token: a long generation must not hold up Ctrl-C until its budget
+     * ends. */
     llp_gen_request r = { ids, n, truncated, g->params.sampling.seed, hooks, NULL };
     int rc = llp_gen_sched_submit(g->sched, &r, err);
-    while (rc == 0 && llp_gen_sched_n_active(g->sched) > 0) rc = llp_gen_sched_step(g->sched, err);
+    while (rc == 0 && llp_gen_sched_n_active(g->sched) > 0) {
+        if (hooks && hooks->should_stop && hooks->should_stop()) {
+            llp_gen_sched_cancel(g->sched);
+            free(fitted);
+            return LLP_GEN_STOPPED;
+        }
+        rc = llp_gen_sched_step(g->sched, err);
+    }
     void *tag;
     if (rc == 0 && !llp_gen_sched_take(g->sched, &tag, res))
         rc = llp_err_set(err, "generation ended without a result");

@@ -39,7 +39,15 @@ typedef struct llp_gen_hooks {
     void *text_ctx;
     FILE *logits_out;           /* raw f32 rows after every consumed token */
     llp_tokens *ids_out;        /* generated ids are appended here */
+    /* Polled before each prompt batch and each generated token; once it
+     * returns true the generation is abandoned (LLP_GEN_STOPPED). NULL:
+     * never. llp_batch_stop_requested fits. */
+    bool (*should_stop)(void);
 } llp_gen_hooks;
+
+/* Returned by llp_generate_ids / llp_generate_text when hooks->should_stop
+ * turned true: no result (res is empty), err untouched. */
+#define LLP_GEN_STOPPED (-2)
 
 typedef struct llp_gen_result {
     char *text;                 /* the completion, malloc'd, NUL-terminated */
@@ -68,7 +76,8 @@ int llp_gen_tokenize_prompt(llp_generator *g, const char *text, size_t len, llp_
 /* Generate after the given prompt ids (used as they are). Resets the KV
  * cache of sequence 0 and the sampler first, so the result depends only on
  * the prompt and the parameters. A prompt longer than the context keeps its
- * first token (BOS) and its last tokens, and is flagged truncated. */
+ * first token (BOS) and its last tokens, and is flagged truncated. Returns
+ * 0, -1 with err set, or LLP_GEN_STOPPED. */
 int llp_generate_ids(llp_generator *g, const int32_t *ids, int n, const llp_gen_hooks *hooks,
                      llp_gen_result *res, llp_err *err);
 
@@ -85,7 +94,7 @@ void llp_gen_output_columns(const char *into, char *names[5]);
  * row. New reference. */
 json_t *llp_gen_params_json(const llp_gen_params *p);
 
-/* Tokenize (as above) then generate. */
+/* Tokenize (as above) then generate; returns as llp_generate_ids. */
 int llp_generate_text(llp_generator *g, const char *text, size_t len, const llp_gen_hooks *hooks,
                       llp_gen_result *res, llp_err *err);
 

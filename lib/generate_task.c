@@ -38,10 +38,13 @@ static int process(void *ctx, llp_batch *b, llp_record *const *recs, int n,
             llp_batch_result_fail(&res[i], "empty prompt");
             continue;
         }
-        llp_gen_hooks hooks = { .on_text = t->stream ? stream_text : NULL };
+        llp_gen_hooks hooks = { .on_text = t->stream ? stream_text : NULL,
+                                .should_stop = llp_batch_stop_requested };
         llp_gen_result g;
         llp_err gerr;
-        if (llp_generate_text(t->gen, recs[i]->text, recs[i]->text_len, &hooks, &g, &gerr)) {
+        int rc = llp_generate_text(t->gen, recs[i]->text, recs[i]->text_len, &hooks, &g, &gerr);
+        if (rc == LLP_GEN_STOPPED) return LLP_BATCH_STOPPED;
+        if (rc) {
             llp_batch_result_fail(&res[i], "%s", gerr.msg);
             continue;
         }

@@ -7,9 +7,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "util.h"
 
-#define REDRAW_SECONDS 0.1
+#define REDRAW_SECONDS 0.1      /* on a terminal */
+#define LINE_SECONDS 1.0        /* into a file: a log should not fill up */
 
 struct llp_progress {
     FILE *out;
@@ -17,7 +19,9 @@ struct llp_progress {
     long total;
     double started, last_draw;
     long done, cached, failed;
+    bool lines;             /* not a terminal: one '\n' line per update */
     int last_len;           /* characters of the previous line, to blank */
+    char last[256];         /* the previous line (lines mode: not repeated) */
 };
 
 llp_progress *llp_progress_new(FILE *out, const char *label, long total)
@@ -28,6 +32,7 @@ llp_progress *llp_progress_new(FILE *out, const char *label, long total)
     p->total = total;
     p->started = llp_now();
     p->last_draw = -1;
+    p->lines = !isatty(fileno(p->out));
     return p;
 }
 
@@ -68,13 +73,19 @@ static void draw(llp_progress *p, double now)
         len += snprintf(line + len, sizeof line - (size_t)len, " failed %ld",
                         p->failed);
     if (len >= (int)sizeof line) len = (int)sizeof line - 1;
-    /* Pad with spaces over a longer previous line rather than using a
-     * terminal escape, so a log file (--progress 2>log) stays readable. */
-    int pad = p->last_len > len ? p->last_len - len : 0;
-    fprintf(p->out, "\r%s%*s", line, pad, "");
-    fflush(p->out);
-    p->last_len = len;
     p->last_draw = now;
+    if (p->lines) {
+        if (strcmp(line, p->last) == 0) return;
+        fprintf(p->out, "%s\n", line);
+    } else {
+        /* Pad with spaces over a longer previous line rather than using a
+         * terminal escape. */
+        int pad = p->last_len > len ? p->last_len - len : 0;
+        fprintf(p->out, "\r%s%*s", line, pad, "");
+    }
+    fflush(p->out);
+    memcpy(p->last, line, (size_t)len + 1);
+    p->last_len = len;
 }
 
 void llp_progress_update(llp_progress *p, long done, long cached, long failed,
@@ -85,7 +96,8 @@ void llp_progress_update(llp_progress *p, long done, long cached, long failed,
     p->cached = cached;
     p->failed = failed;
     double now = llp_now();
-    if (force || p->last_draw < 0 || now - p->last_draw >= REDRAW_SECONDS)
+    double every = p->lines ? LINE_SECONDS : REDRAW_SECONDS;
+    if (force || p->last_draw < 0 || now - p->last_draw >= every)
         draw(p, now);
 }
 
@@ -93,8 +105,10 @@ void llp_progress_finish(llp_progress *p)
 {
     if (!p) return;
     draw(p, llp_now());
-    fputc('\n', p->out);
-    fflush(p->out);
+    if (!p->lines) {
+        fputc('\n', p->out);
+        fflush(p->out);
+    }
     free(p->label);
     free(p);
 }

@@ -1,7 +1,9 @@
 /*
  * progress.h — the progress line on stderr: records done (of the total when
- * known), percent, rate, ETA, and how many were cached or failed, rewritten
- * in place with '\r' at most ten times a second.
+ * known), percent, rate, ETA, and how many were cached or failed. On a
+ * terminal it is rewritten in place with '\r' at most ten times a second;
+ * into a file or a pipe (--progress 2>log) each update is a line of its
+ * own ending in '\n', at most one a second, and a line is never repeated.
  *
  * Not for: deciding whether to show it (cli.h: --progress, -q, a terminal)
  * or anything written to stdout.

@@ -111,6 +111,14 @@ int64_t llp_store_job_begin(llp_store *s, const llp_job_spec *spec,
 int llp_store_job_update(llp_store *s, int64_t job_id, const char *status,
                          const llp_job_counts *c, llp_err *err);
 
+/* For a process about to die (a second Ctrl-C): set status on those of
+ * the jobs ids[0..n) (ids <= 0 skipped) that are still "running", with
+ * finished_at, through a connection of its own (the store's handle may be
+ * busy in another thread), waiting at most wait_ms for the write lock.
+ * Counters stay as last committed. Returns 0 or -1 with err. */
+int llp_store_jobs_mark(const char *path, const int64_t *ids, int n,
+                        const char *status, int wait_ms, llp_err *err);
+
 /* ---- items and the cache --------------------------------------------------
  * Cache key: (task, model_fp, params_hash, input_hash). An item with that
  * key and no error is a finished result any later run may reuse. */

@@ -232,6 +232,35 @@ int llp_store_job_update(llp_store *s, int64_t job_id, const char *status,
     return 0;
 }
 
+int llp_store_jobs_mark(const char *path, const int64_t *ids, int n,
+                        const char *status, int wait_ms, llp_err *err)
+{
+    llp_store tmp = { .path = (char *)path };
+    int rc = sqlite3_open_v2(path, &tmp.db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc != SQLITE_OK) {
+        store_fail(&tmp, err, rc, "marking the job");
+        sqlite3_close(tmp.db);
+        return -1;
+    }
+    sqlite3_busy_timeout(tmp.db, wait_ms);
+    sqlite3_stmt *st = NULL;
+    rc = sqlite3_prepare_v2(tmp.db,
+        "UPDATE jobs SET status = ?2, finished_at = " STORE_NOW
+        " WHERE id = ?1 AND status = 'running'", -1, &st, NULL);
+    for (int i = 0; rc == SQLITE_OK && i < n; i++) {
+        if (ids[i] <= 0) continue;
+        sqlite3_bind_int64(st, 1, ids[i]);
+        sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE) rc = SQLITE_OK;
+        sqlite3_reset(st);
+    }
+    if (rc != SQLITE_OK) store_fail(&tmp, err, rc, "marking the job");
+    sqlite3_finalize(st);
+    sqlite3_close(tmp.db);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
 /* ---- items and the cache ------------------------------------------------- */
 
 int llp_store_item_put(llp_store *s, int64_t job_id, const llp_cache_key *key,

@@ -66,6 +66,13 @@ static int add_node(llp_summary_tree *t, int *cap)
     return t->n_nodes++;
 }
 
+/* The node is done: tell on_node (the store commits it there). */
+static int node_done(const llp_summarize_plan *p, const llp_summary_tree *t, int at, llp_err *err)
+{
+    if (p->on_node && p->on_node(p->node_ctx, &t->nodes[at], err)) return LLP_SUMMARIZE_FATAL;
+    return 0;
+}
+
 /* Fill node->summary: from the lookup, else from the summarizer. Joined
  * summaries that are all empty give an empty summary without a call. */
 static int summarize_node(const llp_summarize_plan *p, llp_summary_tree *t, int at, llp_err *err)
@@ -78,7 +85,7 @@ static int summarize_node(const llp_summarize_plan *p, llp_summary_tree *t, int 
     while (k < len && is_space(n->input[k])) k++;
     if (k == len) {
         n->summary = llp_strdup("");
-        return 0;
+        return node_done(p, t, at, err);
     }
     if (p->lookup) {
         int hit = p->lookup(p->lookup_ctx, n->level, n->input, len, &s, err);
@@ -87,16 +94,17 @@ static int summarize_node(const llp_summarize_plan *p, llp_summary_tree *t, int 
             n->summary = trimmed(s, strlen(s));
             n->cached = true;
             free(s);
-            return 0;
+            return node_done(p, t, at, err);
         }
     }
-    if (p->summarize(p->ctx, n->level, n->input, len, &s, &n->tokens_in, &n->tokens_out, err))
-        return -1;
+    int rc = p->summarize(p->ctx, n->level, n->input, len, &s, &n->tokens_in, &n->tokens_out,
+                          err);
+    if (rc) return rc == LLP_SUMMARIZE_STOPPED ? rc : -1;
     n->summary = trimmed(s, strlen(s));
     free(s);
     t->tokens_in += n->tokens_in;
     t->tokens_out += n->tokens_out;
-    return 0;
+    return node_done(p, t, at, err);
 }
 
 /* A summary shortened to at most max tokens (normally it already is). */
@@ -232,6 +240,7 @@ struct llp_summarizer {
     const char *prompt_chunk;       /* templates, each with one {text} */
     const char *prompt_combine;
     int budget, chunk_tokens, overhead;
+    bool (*should_stop)(void);      /* of the document in progress; may be NULL */
 };
 
 static const char chat_chunk[] =
@@ -404,8 +413,10 @@ int llp_summarizer_run(void *ctx, int level, const char *text, size_t len, char 
     char *prompt = fill_template(level == 1 ? s->prompt_chunk : s->prompt_combine, text, len,
                                  &plen);
     llp_gen_result r;
-    int rc = llp_generate_text(s->gen, prompt, plen, NULL, &r, err);
+    llp_gen_hooks hooks = { .should_stop = s->should_stop };
+    int rc = llp_generate_text(s->gen, prompt, plen, &hooks, &r, err);
     free(prompt);
+    if (rc == LLP_GEN_STOPPED) return LLP_SUMMARIZE_STOPPED;
     if (rc) return -1;
     /* valid UTF-8 from the start (a token budget can end inside a
      * character): the store keeps summaries as JSON strings, so a summary
@@ -463,8 +474,6 @@ static json_t *node_output(const char *doc, const llp_summary_node *n)
     json_object_set_new(o, "document", llp_json_string(doc, strlen(doc)));
     json_object_set_new(o, "level", json_integer(n->level));
     json_object_set_new(o, "index", json_integer(n->index));
-    json_object_set_new(o, "parent", n->parent ? node_ref(doc, n->level + 1, n->parent)
-                                                : json_null());
     if (n->level > 1) {
         json_t *kids = json_array();
         for (int c = 0; c < n->n_children; c++)
@@ -478,30 +487,24 @@ static json_t *node_output(const char *doc, const llp_summary_node *n)
     return o;
 }
 
-int llp_summary_store_tree(const llp_summary_store *s, const char *doc_id,
-                           const llp_summary_tree *t, llp_err *err)
+int llp_summary_store_node(void *ctx, const llp_summary_node *n, llp_err *err)
 {
+    const llp_summary_store *s = ctx;
     if (!s->store) return 0;
-    bool own = !llp_store_in_transaction(s->store);
-    if (own && llp_store_begin(s->store, err)) return -1;
-    for (int i = 0; i < t->n_nodes; i++) {
-        const llp_summary_node *n = &t->nodes[i];
-        llp_cache_key key;
-        chunk_key(s, n->level, n->input, strlen(n->input), &key);
-        char *rid;
-        if (asprintf(&rid, "%s#L%d.%d", doc_id, n->level, n->index) < 0) abort();
-        json_t *out = node_output(doc_id, n);
-        llp_item item = { .record_id = rid, .output = out, .tokens_in = n->tokens_in,
-                          .tokens_out = n->tokens_out, .cached = n->cached };
-        int rc = llp_store_item_put(s->store, s->job_id, &key, &item, err);
-        json_decref(out);
-        free(rid);
-        if (rc) {
-            if (own) llp_store_rollback(s->store);
-            return -1;
-        }
-    }
-    return own ? llp_store_commit(s->store, err) : 0;
+    const char *doc = s->document ? s->document : "";
+    llp_cache_key key;
+    chunk_key(s, n->level, n->input, strlen(n->input), &key);
+    char *rid;
+    if (asprintf(&rid, "%s#L%d.%d", doc, n->level, n->index) < 0) abort();
+    json_t *out = node_output(doc, n);
+    llp_item item = { .record_id = rid, .output = out, .tokens_in = n->tokens_in,
+                      .tokens_out = n->tokens_out, .cached = n->cached };
+    /* outside a transaction the insert commits on its own: the node is
+     * durable when this returns */
+    int rc = llp_store_item_put(s->store, s->job_id, &key, &item, err);
+    json_decref(out);
+    free(rid);
+    return rc;
 }
 
 int llp_summarize_document(llp_summarizer *s, llp_summary_store *store,
@@ -513,6 +516,10 @@ int llp_summarize_document(llp_summarizer *s, llp_summary_store *store,
         .summarize = llp_summarizer_run, .ctx = s,
         .lookup = store ? llp_summary_store_lookup : NULL, .lookup_ctx = store,
         .should_stop = should_stop,
+        .on_node = store ? llp_summary_store_node : NULL, .node_ctx = store,
     };
-    return llp_summarize_tree(&plan, text, len, out, err);
+    s->should_stop = should_stop;
+    int rc = llp_summarize_tree(&plan, text, len, out, err);
+    s->should_stop = NULL;
+    return rc;
 }

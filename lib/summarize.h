@@ -43,8 +43,14 @@
 #include "tokenizer.h"
 #include "util.h"
 
-/* Returned by llp_summarize_document when should_stop turned true. */
+/* Returned by llp_summarize_tree and llp_summarize_document when
+ * should_stop turned true (between nodes, or inside a generation at its
+ * next token): the node in progress is dropped, the nodes finished before
+ * it were already passed to on_node. */
 #define LLP_SUMMARIZE_STOPPED (-2)
+/* Returned when on_node failed (the store could not record a node): not a
+ * fault of the document, the job must stop. */
+#define LLP_SUMMARIZE_FATAL (-3)
 
 /* The smallest summary budget (--max-tokens) a summarizer accepts. */
 #define LLP_SUMMARY_MIN_TOKENS 16
@@ -77,7 +83,8 @@ const llp_summary_node *llp_summary_root(const llp_summary_tree *t);
 /* ---- the map-reduce, independent of the model ---------------------------- */
 
 /* Summarize one text: a chunk of the document (level 1) or joined
- * summaries (level > 1). *summary: malloc'd. Returns 0 or -1 with err. */
+ * summaries (level > 1). *summary: malloc'd. Returns 0, -1 with err, or
+ * LLP_SUMMARIZE_STOPPED (a stop request cut it short: no summary). */
 typedef int (*llp_summarize_fn)(void *ctx, int level, const char *text, size_t len,
                                 char **summary, int *tokens_in, int *tokens_out,
                                 llp_err *err);
@@ -88,6 +95,13 @@ typedef int (*llp_summarize_fn)(void *ctx, int level, const char *text, size_t l
 typedef int (*llp_summary_lookup_fn)(void *ctx, int level, const char *text, size_t len,
                                      char **summary, llp_err *err);
 
+/* Optional: told of each node as soon as its summary is known (computed,
+ * found by the lookup, or empty because its input was), before the next
+ * node starts; n->parent is not known yet. Durability hangs on this: the
+ * store writes the node here, so work finished before a stop or a crash
+ * is kept. Returns 0, or -1 with err (the tree stops: LLP_SUMMARIZE_FATAL). */
+typedef int (*llp_summary_node_fn)(void *ctx, const llp_summary_node *n, llp_err *err);
+
 typedef struct llp_summarize_plan {
     const llp_tokenizer *tok;   /* measures chunks */
     int chunk_tokens;           /* most tokens of text one call may take */
@@ -96,10 +110,13 @@ typedef struct llp_summarize_plan {
     llp_summary_lookup_fn lookup;   /* may be NULL */
     void *lookup_ctx;
     bool (*should_stop)(void);  /* polled between nodes; may be NULL */
+    llp_summary_node_fn on_node;    /* may be NULL */
+    void *node_ctx;
 } llp_summarize_plan;
 
 /* Build the whole tree of text (len bytes, not empty). Returns 0, -1 with
- * err set, or LLP_SUMMARIZE_STOPPED; on failure *out is left empty. */
+ * err set, LLP_SUMMARIZE_STOPPED or LLP_SUMMARIZE_FATAL; on failure *out is
+ * left empty. */
 int llp_summarize_tree(const llp_summarize_plan *p, const char *text, size_t len,
                        llp_summary_tree *out, llp_err *err);
 
@@ -145,19 +162,26 @@ const char *llp_summary_default_prompt(llp_chat_format chat, bool combine);
 json_t *llp_summarizer_params_json(const llp_summarizer *s);
 
 /* llp_summarize_fn over the model: the template around the text, then
- * generation with the budget. ctx is the llp_summarizer. */
+ * generation with the budget. ctx is the llp_summarizer. The generation
+ * polls the should_stop given to llp_summarize_document at every token. */
 int llp_summarizer_run(void *ctx, int level, const char *text, size_t len, char **summary,
                        int *tokens_in, int *tokens_out, llp_err *err);
 
 /* ---- the tree in the store ------------------------------------------------
  * Each node becomes an item of the job with task LLP_SUMMARY_CHUNK_TASK,
  * record_id "DOC#L<level>.<index>", and output
- *   {"document": DOC, "level": k, "index": i, "parent": "DOC#L<k+1>.<p>"
- *    or null, "children": ["DOC#L<k-1>.<c>", ...] (level > 1),
+ *   {"document": DOC, "level": k, "index": i,
+ *    "children": ["DOC#L<k-1>.<c>", ...] (level > 1),
  *    "start": s, "end": e (level 1), "summary": "..."}
+ * written and committed the moment the node is done, in its own short
+ * transaction (no lock is held while the model computes). So a stopped,
+ * failed or killed run keeps every finished summary, and the links go
+ * downwards only: a node's parent is not known when it is written (it is
+ * the node of the level above that lists it in "children").
  * Its cache key is (task, model_fp, params_hash, hash of the level kind and
  * the text summarized), so a later run reuses the summary of every chunk
- * that did not change, even when its document did. */
+ * that did not change, even when its document did, and a rerun of an
+ * interrupted document reuses every node it finished. */
 #define LLP_SUMMARY_CHUNK_TASK "summarize-chunk"
 
 typedef struct llp_summary_store {
@@ -166,20 +190,23 @@ typedef struct llp_summary_store {
     const char *model_fp;
     const char *params_hash;
     bool no_cache;              /* record, but never reuse */
+    const char *document;       /* record id of the document being summarized */
 } llp_summary_store;
 
 /* llp_summary_lookup_fn over the store; ctx is an llp_summary_store. */
 int llp_summary_store_lookup(void *ctx, int level, const char *text, size_t len,
                              char **summary, llp_err *err);
 
-/* Record every node of a document's tree, in one transaction (or in the
- * one already open). Returns 0 or -1 with err. */
-int llp_summary_store_tree(const llp_summary_store *s, const char *doc_id,
-                           const llp_summary_tree *t, llp_err *err);
+/* llp_summary_node_fn over the store (ctx: an llp_summary_store): record
+ * node n of s->document as an item and commit it (or add it to the
+ * transaction already open). Returns 0 or -1 with err. */
+int llp_summary_store_node(void *ctx, const llp_summary_node *n, llp_err *err);
 
 /* The tree of one document with the model: llp_summarize_tree over
- * llp_summarizer_run, reusing summaries found in the store (store may be
- * NULL). should_stop may be NULL. Returns as llp_summarize_tree. */
+ * llp_summarizer_run, reusing summaries found in the store and recording
+ * each node in it as it finishes (store may be NULL; store->document names
+ * the document). should_stop (may be NULL) is polled between nodes and at
+ * every generated token. Returns as llp_summarize_tree. */
 int llp_summarize_document(llp_summarizer *s, llp_summary_store *store,
                            bool (*should_stop)(void), const char *text, size_t len,
                            llp_summary_tree *out, llp_err *err);

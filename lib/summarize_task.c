@@ -22,16 +22,20 @@ static int process(void *ctx, llp_batch *b, llp_record *const *recs, int n,
     for (int i = 0; i < n; i++) {
         llp_summary_tree tree;
         llp_err derr;
+        /* each node of the tree is committed as it finishes (summarize.h),
+         * so a stop here keeps them for the next run */
+        t->store.document = recs[i]->id;
         int rc = llp_summarize_document(t->summarizer, &t->store, llp_batch_stop_requested,
                                         recs[i]->text, recs[i]->text_len, &tree, &derr);
+        t->store.document = NULL;
         if (rc == LLP_SUMMARIZE_STOPPED) return LLP_BATCH_STOPPED;
+        if (rc == LLP_SUMMARIZE_FATAL) {
+            *err = derr;
+            return -1;
+        }
         if (rc) {
             llp_batch_result_fail(&res[i], "%s", derr.msg);
             continue;
-        }
-        if (llp_summary_store_tree(&t->store, recs[i]->id, &tree, err)) {
-            llp_summary_tree_free(&tree);
-            return -1;
         }
         const llp_summary_node *root = llp_summary_root(&tree);
         json_t *f = json_object();

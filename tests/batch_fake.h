@@ -23,7 +23,9 @@ typedef struct fake_tool {
     long calls;              /* process invocations */
     long computed;           /* records computed */
     int max_seen;            /* largest n passed to process */
-    int sleep_ms;            /* per record */
+    int sleep_ms;            /* per record (a signal cuts it short) */
+    int busy_ms;             /* per record, signals or not: a long step
+                                that does not poll the stop flag */
     long fatal_at;           /* return a fatal error at this computed count
                                 (1-based), 0 = never */
     const char *count_file;  /* append one line per computed record */
@@ -44,6 +46,11 @@ static inline int fake_process(void *ctx, llp_batch *b, llp_record *const *recs,
             struct timespec ts = { f->sleep_ms / 1000,
                                    (long)(f->sleep_ms % 1000) * 1000000L };
             nanosleep(&ts, NULL);
+        }
+        if (f->busy_ms) {
+            double until = llp_now() + f->busy_ms / 1000.0;
+            struct timespec ts = { 0, 5 * 1000000L };
+            while (llp_now() < until) nanosleep(&ts, NULL);
         }
         f->computed++;
         if (f->count_file) {
@@ -71,8 +78,21 @@ static inline int fake_process(void *ctx, llp_batch *b, llp_record *const *recs,
 /* Run the fake tool with command line `args` (NULL-terminated, without
  * argv[0]); output to out_path, progress to progress_path (either NULL =
  * stdout/stderr). max_batch as for llp_batch_tool. Returns the exit code. */
+static inline int fake_run_stream(fake_tool *f, int max_batch, const char *out_path,
+                                  FILE *prog, const char *const *args);
+
 static inline int fake_run(fake_tool *f, int max_batch, const char *out_path,
                     const char *progress_path, const char *const *args)
+{
+    FILE *prog = progress_path ? fopen(progress_path, "w") : NULL;
+    int rc = fake_run_stream(f, max_batch, out_path, prog, args);
+    if (prog) fclose(prog);
+    return rc;
+}
+
+/* The same with the progress stream given (NULL = stderr). */
+static inline int fake_run_stream(fake_tool *f, int max_batch, const char *out_path,
+                                  FILE *prog, const char *const *args)
 {
     char *argv[64];
     int argc = 0;
@@ -88,7 +108,6 @@ static inline int fake_run(fake_tool *f, int max_batch, const char *out_path,
         return rc;
     }
     FILE *out = out_path ? fopen(out_path, "w") : NULL;
-    FILE *prog = progress_path ? fopen(progress_path, "w") : NULL;
     json_t *params = json_pack("{s:s}", "tag", f->tag ? f->tag : "");
     static const char *const cols[] = { "upper", "len" };
     llp_batch_tool t = { 0 };
@@ -107,7 +126,6 @@ static inline int fake_run(fake_tool *f, int max_batch, const char *out_path,
     rc = llp_batch_run(&cli, &t, argc, argv);
     json_decref(params);
     if (out) fclose(out);
-    if (prog) fclose(prog);
     llp_cli_free(&cli);
     return rc;
 }

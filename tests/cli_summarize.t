@@ -4,9 +4,11 @@
 # a directory recursed, stdin as one document, --files-from; a long
 # document with -c 256 map-reduced through at least three levels of
 # combining, its tree of summaries in the store checked (levels, counts per
-# level, parents and children, leaf byte ranges, the root is the summary);
+# level, children listed once each, leaf byte ranges, the root is the summary);
 # a re-run served from the cache; an edited document recomputed while its
-# unchanged chunks are reused; --prompt-file; errors and exit codes.
+# unchanged chunks are reused; Ctrl-C inside a long document keeps its
+# finished summaries and the rerun reuses them; --progress counts documents;
+# --prompt-file; errors and exit codes.
 #
 # Not for: the splitter and the tree logic in depth (tests/summarize_tree.c).
 . "${0%/*}/lib.sh"
@@ -51,15 +53,17 @@ nodes = {rid: json.loads(o) for rid, o in rows}
 levels = max(n["level"] for n in nodes.values())
 per = [sum(1 for n in nodes.values() if n["level"] == l) for l in range(1, levels + 1)]
 problems = []
+# links go downwards only (a node is written before its parent exists):
+# every node but the root is listed by exactly one node of the level above
+listed = {}
 for rid, n in nodes.items():
     if rid != "%s#L%d.%d" % (doc, n["level"], n["index"]): problems.append("id " + rid)
-    if n["level"] == levels:
-        if n["parent"] is not None: problems.append("root has a parent")
-    else:
-        p = nodes.get(n["parent"])
-        if p is None or rid not in p["children"]: problems.append("parent of " + rid)
+    if "parent" in n: problems.append("a parent field in " + rid)
     for c in n.get("children", []):
-        if nodes.get(c, {}).get("parent") != rid: problems.append("child of " + rid)
+        if nodes.get(c, {}).get("level") != n["level"] - 1: problems.append("child of " + rid)
+        listed[c] = listed.get(c, 0) + 1
+for rid, n in nodes.items():
+    if listed.get(rid, 0) != (0 if n["level"] == levels else 1): problems.append("parent of " + rid)
 data = open(path, "rb").read()
 leaves = sorted((n for n in nodes.values() if n["level"] == 1), key=lambda n: n["index"])
 end = 0
@@ -79,7 +83,7 @@ case $got in *"shrinking=True roots=1 root_is_summary=True"*) ok 0 "each level h
 case $got in *"record_levels=$lv "*) ok 0 "the record's levels match the store";; *) ok 1 "the record's levels match the store";; esac
 ch=$(printf %s "$got" | sed 's/.*chunks=\([0-9]*\) .*/\1/')
 case $got in *"record_chunks=$ch "*) ok 0 "the record's chunks count the level-1 items ($ch)";; *) ok 1 "the record's chunks count the level-1 items";; esac
-case $got in *"problems=[]") ok 0 "ids, parents, children and leaf byte ranges are consistent";; *) ok 1 "ids, parents, children and leaf byte ranges are consistent";; esac
+case $got in *"problems=[]") ok 0 "ids, children and leaf byte ranges are consistent";; *) ok 1 "ids, children and leaf byte ranges are consistent";; esac
 is "$(q "select count(*) from items where task='summarize-chunk' and record_id like 'docs/a.txt#%'")" 1 "a short document has one node, docs/a.txt#L1.1"
 
 # re-runs: unchanged documents come from the cache; an edited one is redone
@@ -98,6 +102,48 @@ job=$(q "select max(id) from jobs")
 reused=$(q "select count(*) from items where job_id=$job and task='summarize-chunk' and cached=1 and json_extract(output,'\$.level')=1")
 leaves=$(q "select count(*) from items where job_id=$job and task='summarize-chunk' and json_extract(output,'\$.level')=1")
 ok "$([ "$reused" -ge $((leaves - 2)) ] && [ "$leaves" -gt 1 ]; echo $?)" "its unchanged chunks are reused ($reused of $leaves)"
+
+# Ctrl-C inside one long document: every finished summary is already
+# committed, the job is marked interrupted, and the rerun reuses them and
+# writes what an uninterrupted run writes
+python3 - big.txt <<'PY'
+import random, sys
+random.seed(11)
+words = "a small boat crossed the bay at dawn and the gulls followed it past the old stone pier".split()
+paras = [" ".join(" ".join(random.choice(words) for _ in range(random.randint(6, 14))).capitalize() + "."
+                  for _ in range(random.randint(3, 5))) for p in range(120)]
+open(sys.argv[1], "w").write("\n\n".join(paras) + "\n")
+PY
+IDB=$TMP/interrupt.db
+nodes() { n=$(sqlite3 "$IDB" "select count(*) from items where task='summarize-chunk' ${1:-}" 2>/dev/null); echo "${n:-0}"; }
+"$S" -m "$M" --db "$IDB" -c 256 --max-tokens 48 big.txt > int1.jsonl 2> int1.err &
+pid=$!
+# wait (at most a minute) until ten summaries are committed
+i=0
+while [ $i -lt 1200 ] && [ "$(nodes)" -lt 10 ]; do sleep 0.05; i=$((i + 1)); done
+kill -INT $pid; wait $pid; rc=$?
+is "$rc" 130 "SIGINT inside a long document: exit 130"
+is "$(cat int1.err)" "llp-summarize: interrupted: finishing the current step and saving finished work; press Ctrl-C again to stop at once" \
+   "the first Ctrl-C says it is finishing the step and how to stop at once"
+is "$(sqlite3 "$IDB" "select status, n_items from jobs")" "interrupted|0" "the job is marked interrupted; the document is not finished"
+is "$(wc -c < int1.jsonl | tr -d ' ')" 0 "the unfinished document is not written"
+kept=$(nodes "and job_id = 1")
+ok "$([ "$kept" -ge 10 ]; echo $?)" "the summaries finished before the signal are committed ($kept)"
+total=$(nodes)
+"$S" -m "$M" --db "$IDB" -q -c 256 --max-tokens 48 big.txt > int2.jsonl; is $? 0 "the rerun exits 0"
+is "$(nodes "and job_id = 2 and cached = 1")" "$kept" "the rerun reuses every committed summary ($kept)"
+computed=$(nodes "and job_id = 2 and cached = 0")
+all=$(nodes "and job_id = 2")
+is "$((computed + kept))" "$all" "and computes only the rest ($computed of $all)"
+"$S" -m "$M" --no-db -q -c 256 --max-tokens 48 big.txt > int3.jsonl
+cmp -s int2.jsonl int3.jsonl; ok $? "the rerun writes what an uninterrupted run writes"
+is "$(sqlite3 "$IDB" "select status from jobs where id = 2")" "done" "the rerun's job is done"
+
+# --progress counts documents (one here), and into a file writes lines
+"$S" -m "$M" --no-db --progress -c 256 --max-tokens 48 docs/sub/deep/long.txt 2> prog.txt > /dev/null
+case $(cat prog.txt) in *"llp-summarize: 1/1 100%"*) ok 0 "--progress on one long document: 1/1";; *) diag "$(cat prog.txt)"; ok 1 "--progress on one long document: 1/1";; esac
+ok "$(grep -q "$(printf '\r')" prog.txt; [ $? -ne 0 ]; echo $?)" "--progress into a file: no \\r redraws"
+is "$(head -1 prog.txt | cut -d' ' -f1-3)" "llp-summarize: 0/1 0%" "its first line: nothing done yet, one document to do"
 
 # other inputs
 got=$(printf 'Line one.\nLine two.\n\nA second paragraph.\n' | "$S" -m "$M" --no-db -q | python3 -c 'import json,sys; r=[json.loads(l) for l in sys.stdin]; print(len(r), r[0]["id"], r[0]["chunks"])')

@@ -4,7 +4,9 @@
  * whitespace before characters, and cover the text in order; the tree's
  * levels, counts, parents and children follow from the number of leaves
  * when each summary fills half a chunk; a lookup that knows every summary
- * makes no calls; a stop request stops; edge documents.
+ * makes no calls; on_node hears of each node as it finishes, in order; a
+ * stop request between nodes or inside a call stops, keeping the nodes
+ * finished before it; a failing on_node stops the tree; edge documents.
  *
  * Not for: summaries made by a model or the store (tests/cli_summarize.t).
  * The summarizer here is a stand-in that returns a prefix of its input.
@@ -109,6 +111,7 @@ typedef struct fake {
     int calls, max_in;
     int chunk_tokens;
     int stop_after;         /* should_stop turns true after this many calls (0: never) */
+    int stop_in_call;       /* this call (1-based) is cut short by a stop (0: none) */
 } fake;
 
 static fake F;
@@ -118,6 +121,7 @@ static int fake_summarize(void *ctx, int level, const char *text, size_t len, ch
 {
     fake *f = ctx;
     f->calls++;
+    if (f->calls == f->stop_in_call) return LLP_SUMMARIZE_STOPPED;
     int n = tokens(text, len);
     if (n > f->max_in) f->max_in = n;
     /* repeat the text until long enough, then cut to the summary size */
@@ -155,6 +159,26 @@ static int tree_lookup(void *ctx, int level, const char *text, size_t len, char 
             return 1;
         }
     (void)err;
+    return 0;
+}
+
+/* on_node: counts the nodes, checks they come in tree order with their
+ * summary set, and fails at node fail_at (0: never). */
+typedef struct heard {
+    int n, fail_at, last_level, last_index;
+    bool in_order;
+} heard;
+
+static int hear_node(void *ctx, const llp_summary_node *n, llp_err *err)
+{
+    heard *h = ctx;
+    h->n++;
+    bool next = n->level == h->last_level ? n->index == h->last_index + 1
+                                          : n->level == h->last_level + 1 && n->index == 1;
+    if (!next || !n->summary) h->in_order = false;
+    h->last_level = n->level;
+    h->last_index = n->index;
+    if (h->n == h->fail_at) return llp_err_set(err, "store: disk full");
     return 0;
 }
 
@@ -259,6 +283,31 @@ static void test_tree(void)
        "a stop request ends the tree after the call in progress");
     plan.should_stop = NULL;
     F.stop_after = 0;
+
+    heard h = { .in_order = true };
+    plan.on_node = hear_node;
+    plan.node_ctx = &h;
+    F.calls = 0;
+    rc = llp_summarize_tree(&plan, doc, strlen(doc), &t, &err);
+    ok(rc == 0 && h.n == t.n_nodes && h.in_order,
+       "on_node hears of every node once, level by level, in order (%d of %d)", h.n, t.n_nodes);
+    int all_nodes = t.n_nodes;
+    llp_summary_tree_free(&t);
+    h = (heard){ .in_order = true };
+    F.calls = 0;
+    F.stop_in_call = 5;
+    rc = llp_summarize_tree(&plan, doc, strlen(doc), &t, &err);
+    ok(rc == LLP_SUMMARIZE_STOPPED && h.n == 4 && t.n_nodes == 0,
+       "a stop inside the 5th call: the 4 nodes before it were handed on, not the 5th (%d)",
+       h.n);
+    F.stop_in_call = 0;
+    h = (heard){ .in_order = true, .fail_at = all_nodes - 1 };
+    F.calls = 0;
+    rc = llp_summarize_tree(&plan, doc, strlen(doc), &t, &err);
+    ok(rc == LLP_SUMMARIZE_FATAL && strcmp(err.msg, "store: disk full") == 0 &&
+           F.calls == all_nodes - 1,
+       "on_node failing stops the tree at once, as fatal, with its message");
+    plan.on_node = NULL;
     free(doc);
 
     const char small[] = "A short note.\n\nIt fits.";
