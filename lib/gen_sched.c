@@ -157,7 +157,8 @@ int llp_gen_sched_submit(llp_gen_sched *s, const llp_gen_request *r, llp_err *er
     sl->hooks = r->hooks ? r->hooks : &no_hooks;
     sl->tag = r->tag;
     sl->order = s->next_order++;
-    sl->res.truncated = r->truncated;
+    sl->res.truncated = r->n_cut > 0;
+    sl->res.n_cut = r->n_cut;
     sl->res.stop = "length";
     sl->text.s = llp_strdup("");
     sl->text.cap = 1;

@@ -38,7 +38,8 @@
 typedef struct llp_gen_request {
     const int32_t *ids;         /* the prompt, already fitted: n_ids < n_ctx (copied) */
     int n_ids;
-    bool truncated;             /* the caller cut the prompt: reported in the result */
+    int n_cut;                  /* tokens the caller cut from the prompt's start
+                                   (llp_gen_fit_prompt): reported in the result */
     uint64_t seed;              /* this request's sampler seed */
     const llp_gen_hooks *hooks; /* NULL: none; borrowed until the request is taken.
                                    logits_out needs the request to run alone */

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "gen_sched.h"
 #include "records.h"
 #include "util.h"
@@ -59,39 +61,55 @@ int llp_gen_tokenize_prompt(llp_generator *g, const char *text, size_t len, llp_
     return rc;
 }
 
+int llp_gen_room(int n_ctx, int n_predict)
+{
+    int room = n_predict < 0 ? n_ctx / 4 : n_predict;
+    int most = n_ctx - (n_ctx / 2 < 16 ? n_ctx / 2 : 16);
+    if (room > most) room = most;
+    return room < 1 ? 1 : room;
+}
+
+int llp_gen_fit_prompt(const llp_generator *g, llp_tokens *ids)
+{
+    int n_ctx = llp_context_n_ctx(g->ctx);
+    int room = llp_gen_room(n_ctx, g->params.n_predict);
+    int n = (int)ids->n, keep = n_ctx - room;
+    if (n <= keep) return 0;
+    /* keep the end of the prompt, and its first token when that is BOS */
+    int head = ids->ids[0] == llp_tokenizer_bos(g->tok) ? 1 : 0;
+    memmove(ids->ids + head, ids->ids + (n - (keep - head)), sizeof(int32_t) * (size_t)(keep - head));
+    ids->n = (size_t)keep;
+    return n - keep;
+}
+
+uint64_t llp_gen_record_seed(uint64_t seed, const char *record_id)
+{
+    return XXH64(record_id, strlen(record_id), seed);
+}
+
+llp_gen_sched *llp_generator_sched(llp_generator *g) { return g->sched; }
+
 int llp_generate_ids(llp_generator *g, const int32_t *ids_in, int n_in, const llp_gen_hooks *hooks,
                      llp_gen_result *res, llp_err *err)
 {
     memset(res, 0, sizeof *res);
     if (n_in <= 0) return llp_err_set(err, "empty prompt");
-    int n_ctx = llp_context_n_ctx(g->ctx);
-
-    /* fit the prompt: keep the first token and the most recent ones, leaving
-     * room to generate at least one token */
-    const int32_t *ids = ids_in;
-    int32_t *fitted = NULL;
-    int n = n_in;
-    bool truncated = false;
-    if (n > n_ctx - 1) {
-        int keep_tail = n_ctx - 2;
-        fitted = llp_malloc(sizeof(int32_t) * (size_t)(keep_tail + 1));
-        fitted[0] = ids_in[0];
-        memcpy(fitted + 1, ids_in + (n_in - keep_tail), sizeof(int32_t) * (size_t)keep_tail);
-        ids = fitted;
-        n = keep_tail + 1;
-        truncated = true;
-    }
+    llp_tokens fitted = { 0 };
+    for (int i = 0; i < n_in; i++) llp_tokens_push(&fitted, ids_in[i]);
+    int cut = llp_gen_fit_prompt(g, &fitted);
+    const int32_t *ids = fitted.ids;
+    int n = (int)fitted.n;
 
     /* one request through the scheduler: the same loop as many records. A
      * stop request abandons it before the next pass, that is at the next
      * token: a long generation must not hold up Ctrl-C until its budget
      * ends. */
-    llp_gen_request r = { ids, n, truncated, g->params.sampling.seed, hooks, NULL };
+    llp_gen_request r = { ids, n, cut, g->params.sampling.seed, hooks, NULL };
     int rc = llp_gen_sched_submit(g->sched, &r, err);
     while (rc == 0 && llp_gen_sched_n_active(g->sched) > 0) {
         if (hooks && hooks->should_stop && hooks->should_stop()) {
             llp_gen_sched_cancel(g->sched);
-            free(fitted);
+            llp_tokens_free(&fitted);
             return LLP_GEN_STOPPED;
         }
         rc = llp_gen_sched_step(g->sched, err);
@@ -99,7 +117,7 @@ int llp_generate_ids(llp_generator *g, const int32_t *ids_in, int n_in, const ll
     void *tag;
     if (rc == 0 && !llp_gen_sched_take(g->sched, &tag, res))
         rc = llp_err_set(err, "generation ended without a result");
-    free(fitted);
+    llp_tokens_free(&fitted);
     return rc;
 }
 
