@@ -104,7 +104,8 @@ int main(int argc, char **argv)
     llp_classify_params p = {
         .labels = (const char *const *)labels, .n_labels = n_labels,
         .prompt_template = template, .examples_path = o.examples, .chat = o.chat,
-        .n_ctx = cli.ctx_size, .n_threads = cli.threads, .max_rows = o.batch_rows,
+        .n_ctx = cli.ctx_size, .n_threads = cli.threads, .kv_type = cli.kv_type,
+        .max_rows = o.batch_rows,
     };
     if (llp_classify_check(&p, &err)) {
         rc = llp_cli_usage_error(&cli, "%s", err.msg);

@@ -171,7 +171,7 @@ int main(int argc, char **argv)
     llp_engine *e = llp_engine_open(&eo, &err);
     if (!e) llp_die(cli.tool, "%s", err.msg);
     /* several sequences, so that several records share a forward call */
-    llp_context *ctx = llp_embed_context_new(e->model, cli.ctx_size, cli.threads, &err);
+    llp_context *ctx = llp_embed_context_new(e->model, cli.ctx_size, cli.threads, cli.kv_type, &err);
     if (!ctx) llp_die(cli.tool, "%s", err.msg);
     llp_context_free(e->ctx);
     e->ctx = ctx;

@@ -167,8 +167,12 @@ int main(int argc, char **argv)
     }
 
     llp_err err;
+    /* The conformance hook (--logits-out) keeps the cache in f32 unless
+     * told otherwise: the reference logits were made that way, and f16
+     * rows move random-weight models' logits past the f32 tolerance. */
+    llp_kv_type kv = o.logits_out && !cli.kv_type_given ? LLP_KV_F32 : cli.kv_type;
     llp_engine_opts eo = { .model_path = cli.model, .n_ctx = cli.ctx_size,
-                           .n_threads = cli.threads };
+                           .n_threads = cli.threads, .kv_type = kv };
     llp_engine *e = llp_engine_open(&eo, &err);
     if (!e) llp_die(cli.tool, "%s", err.msg);
     if (o.prompt_ids) {

@@ -94,7 +94,7 @@ int main(int argc, char **argv)
         return llp_cli_usage_error(&cli, "%s: %s", o.prompt_file, err.msg);
     }
     llp_engine_opts eo = { .model_path = cli.model, .n_ctx = cli.ctx_size,
-                           .n_threads = cli.threads };
+                           .n_threads = cli.threads, .kv_type = cli.kv_type };
     llp_engine *e = llp_engine_open(&eo, &err);
     if (!e) llp_die(cli.tool, "%s", err.msg);
 

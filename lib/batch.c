@@ -564,14 +564,18 @@ static long count_records(llp_batch *b)
 
 /* ---- the run ------------------------------------------------------------- */
 
-/* The tool's params plus --into (it renames what is stored in the cache). */
-static json_t *effective_params(const llp_cli *cli, const json_t *params)
+/* The tool's params plus --into (it renames what is stored in the cache)
+ * and, for tools with a model, the KV cache type. */
+static json_t *effective_params(const llp_cli *cli, const json_t *params, const char *model_fp)
 {
     json_t *p = json_is_object(params) ? json_deep_copy(params)
                                        : json_object();
     if (params && !json_is_object(params))
         json_object_set_new(p, "params", json_deep_copy(params));
     if (cli->into) json_object_set_new(p, "into", json_string(cli->into));
+    /* f16 and f32 caches give (slightly) different outputs */
+    if (model_fp && *model_fp)
+        json_object_set_new(p, "kv_type", json_string(llp_kv_type_name(cli->kv_type)));
     return p;
 }
 
@@ -746,7 +750,7 @@ int llp_batch_run(const llp_cli *cli, const llp_batch_tool *tool, int argc,
                   : tool->max_batch;
     b.max_group = LLP_BATCH_MAX_GROUP;
     b.group = llp_calloc((size_t)b.max_group, sizeof *b.group);
-    b.params = effective_params(cli, tool->params);
+    b.params = effective_params(cli, tool->params, tool->model_fp);
     llp_hash_json(b.params, b.params_hash);
     b.started = b.last_commit = llp_now();
 

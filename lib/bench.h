@@ -25,6 +25,7 @@ typedef struct llp_bench_result {
     const char *test;       /* "pp" or "tg" */
     int n_tokens;
     int threads;
+    int parallel;           /* sequences decoded together (1: the plain tests) */
     double tok_s_median, tok_s_min, tok_s_max;
     double weight_bytes_s;  /* tg: weight bytes read per second (median) */
 } llp_bench_result;
@@ -38,5 +39,17 @@ int llp_bench_pp(llp_context *ctx, int n_prompt, int reps, int threads, uint64_t
                  llp_bench_result *out, llp_err *err);
 int llp_bench_tg(llp_context *ctx, int n_gen, int reps, int threads, uint64_t seed,
                  llp_bench_result *out, llp_err *err);
+
+/* pp and tg of n_seq sequences at once, as llama-batched-bench's S_PP and
+ * S_TG: every sequence gets BOS and n_prompt - 1 random tokens, all of them
+ * fed in forward calls of the context's n_batch tokens (logits of each
+ * sequence's last token), then n_gen steps that each decode one token of
+ * every sequence (n_seq rows of logits). Rates are aggregate: n_seq x
+ * tokens / seconds. ctx needs n_seq sequences of n_prompt + n_gen
+ * positions; n_prompt 0 skips pp (tg then starts at position 0), n_gen 0
+ * skips tg. */
+int llp_bench_parallel(llp_context *ctx, int n_seq, int n_prompt, int n_gen, int reps,
+                       int threads, uint64_t seed, llp_bench_result *pp, llp_bench_result *tg,
+                       llp_err *err);
 
 #endif

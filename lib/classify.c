@@ -278,12 +278,14 @@ static int setup_context(llp_classifier *c, const llp_classify_params *p, llp_er
     c->n_ctx = p->n_ctx > 0 ? p->n_ctx : (cfg->n_ctx_train < 4096 ? cfg->n_ctx_train : 4096);
     int rows = p->max_rows > 0 ? p->max_rows : DEFAULT_MAX_ROWS;
     if (rows > LLP_CLASSIFY_MAX_ROWS) rows = LLP_CLASSIFY_MAX_ROWS;
-    double per_seq = (double)cfg->n_layers * c->n_ctx * cfg->kv_dim * 2 * sizeof(float);
+    double per_seq = (double)llp_kv_bytes_per_seq(p->kv_type, cfg->n_layers, c->n_ctx,
+                                                  cfg->kv_dim);
     while (p->max_rows <= 0 && rows > 1 && (1.0 + rows * c->slots) * per_seq > KV_BUDGET_BYTES)
         rows--;
     c->max_rows = rows;
     llp_context_params cp = { .n_ctx = c->n_ctx, .n_seq = 1 + rows * c->slots,
-                              .n_batch = 512, .n_threads = p->n_threads };
+                              .n_batch = 512, .n_threads = p->n_threads,
+                              .kv_type = p->kv_type };
     c->ctx = llp_context_new(c->model, &cp, err);
     return c->ctx ? 0 : -1;
 }

@@ -83,6 +83,7 @@ typedef struct llp_classify_params {
                                    model's, Llama-2 when it has none */
     int n_ctx;                  /* positions per sequence; 0: the model's, at most 4096 */
     int n_threads;              /* 0: physical cores */
+    llp_kv_type kv_type;        /* KV cache element type; 0: f16 */
     int max_rows;               /* rows per llp_classify_rows call; 0: 16 (fewer when
                                    the KV cache would pass 8 GiB) */
     bool no_prefix_sharing;     /* decode every row's prompt from position 0 (tests) */

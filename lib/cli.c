@@ -26,7 +26,7 @@ enum {
     OPT_DB = 1000, OPT_NO_DB, OPT_NO_CACHE, OPT_IN, OPT_OUT, OPT_FIELD, OPT_INTO,
     OPT_COLUMN, OPT_ID_COLUMN, OPT_NO_HEADER, OPT_FILES_FROM, OPT_PROGRESS,
     OPT_SHARD, OPT_VERSION, OPT_TEMP, OPT_TOP_K, OPT_TOP_P, OPT_MIN_P,
-    OPT_REPEAT_PENALTY, OPT_SEED, OPT_STOP,
+    OPT_REPEAT_PENALTY, OPT_SEED, OPT_STOP, OPT_KV_TYPE,
 };
 
 /* Every common option with its group (cli.h); a tool's table holds the
@@ -38,6 +38,7 @@ static const struct common_option {
     {{"model", required_argument, NULL, 'm'}, LLP_CLI_MODEL},
     {{"threads", required_argument, NULL, 't'}, LLP_CLI_THREADS},
     {{"ctx-size", required_argument, NULL, 'c'}, LLP_CLI_CONTEXT},
+    {{"kv-type", required_argument, NULL, OPT_KV_TYPE}, LLP_CLI_CONTEXT},
     {{"db", required_argument, NULL, OPT_DB}, LLP_CLI_STORE},
     {{"no-db", no_argument, NULL, OPT_NO_DB}, LLP_CLI_STORE},
     {{"no-cache", no_argument, NULL, OPT_NO_CACHE}, LLP_CLI_STORE},
@@ -73,7 +74,8 @@ static const struct {
 } common_help[] = {
     {LLP_CLI_MODEL, "  -m, --model PATH       GGUF model (default: $LLP_MODEL)\n"},
     {LLP_CLI_THREADS, "  -t, --threads N        worker threads (default: physical cores)\n"},
-    {LLP_CLI_CONTEXT, "  -c, --ctx-size N       context size in tokens (default: the model's)\n"},
+    {LLP_CLI_CONTEXT, "  -c, --ctx-size N       context size in tokens (default: the model's)\n"
+                      "      --kv-type f16|f32  KV cache element type (default: f16)\n"},
     {LLP_CLI_STORE,
      "      --db PATH          store (default: $LLP_DB, else\n"
      "                         $XDG_DATA_HOME/llamapipe/llamapipe.db)\n"
@@ -325,6 +327,9 @@ static int common_option(llp_cli *c, int id, const char *arg, llp_err *err)
         if (c->ctx_size > 0 && c->ctx_size < 16)
             return llp_err_set(err, "--ctx-size: must be 0 (the model's) or at least 16, got '%s'", arg);
         return 0;
+    case OPT_KV_TYPE:
+        c->kv_type_given = true;
+        return llp_kv_type_parse(arg, &c->kv_type, err);
     case OPT_DB: c->db_path = arg; return 0;
     case OPT_NO_DB: c->no_db = true; return 0;
     case OPT_NO_CACHE: c->no_cache = true; return 0;

@@ -40,6 +40,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kv_cache.h"
 #include "records.h"
 #include "sampler.h"
 #include "util.h"
@@ -88,6 +89,8 @@ typedef struct llp_cli {
     const char *model;        /* -m/--model, default $LLP_MODEL; NULL if neither */
     int         threads;      /* -t/--threads, 1..1024, default physical cores */
     int         ctx_size;     /* -c/--ctx-size; 0 = the model's own, else 16..1048576 */
+    llp_kv_type kv_type;      /* --kv-type f16|f32, default f16 */
+    bool        kv_type_given;
     const char *db_path;      /* --db PATH; NULL = the store's default ($LLP_DB...) */
     bool        no_db;        /* --no-db: run without recording */
     bool        no_cache;     /* --no-cache: recompute cached items */

@@ -114,18 +114,19 @@ struct llp_embedder {
     float *hidden;
 };
 
-llp_context *llp_embed_context_new(const llp_model *m, int n_ctx, int n_threads, llp_err *err)
+llp_context *llp_embed_context_new(const llp_model *m, int n_ctx, int n_threads,
+                                   llp_kv_type kv_type, llp_err *err)
 {
     const llp_config *c = &m->cfg;
     if (n_ctx <= 0) n_ctx = c->n_ctx_train < 4096 ? c->n_ctx_train : 4096;
     if (n_ctx <= 0) n_ctx = 512;
-    /* keys and values, f32, every layer, every position of one sequence */
-    size_t per_seq = (size_t)c->n_layers * (size_t)n_ctx * (size_t)c->kv_dim * 2 * sizeof(float);
+    /* keys and values, every layer, every position of one sequence */
+    size_t per_seq = llp_kv_bytes_per_seq(kv_type, c->n_layers, n_ctx, c->kv_dim);
     size_t n_seq = per_seq ? LLP_EMBED_KV_BUDGET / per_seq : 1;
     if (n_seq < 1) n_seq = 1;
     if (n_seq > LLP_EMBED_MAX_SEQ) n_seq = LLP_EMBED_MAX_SEQ;
     llp_context_params cp = { .n_ctx = n_ctx, .n_seq = (int)n_seq, .n_batch = 512,
-                              .n_threads = n_threads };
+                              .n_threads = n_threads, .kv_type = kv_type };
     return llp_context_new(m, &cp, err);
 }
 

@@ -78,7 +78,8 @@ typedef struct llp_embed_params {
  * LLP_EMBED_MAX_SEQ), n_batch 512 tokens, n_threads (0: physical cores). */
 #define LLP_EMBED_KV_BUDGET ((size_t)2 << 30)
 #define LLP_EMBED_MAX_SEQ 32
-llp_context *llp_embed_context_new(const llp_model *m, int n_ctx, int n_threads, llp_err *err);
+llp_context *llp_embed_context_new(const llp_model *m, int n_ctx, int n_threads,
+                                   llp_kv_type kv_type, llp_err *err);
 
 /* The outcome for one text. vec is malloc'd (dim floats) on success. */
 typedef struct llp_embed_result {

@@ -57,7 +57,7 @@ llp_engine *llp_engine_open(const llp_engine_opts *o, llp_err *err)
         goto fail;
     }
     llp_context_params cp = { .n_ctx = o->n_ctx, .n_seq = o->n_seq, .n_batch = o->n_batch,
-                              .n_threads = o->n_threads };
+                              .n_threads = o->n_threads, .kv_type = o->kv_type };
     if (!(e->ctx = llp_context_new(e->model, &cp, err))) goto fail;
     e->meta = llp_model_meta(e->model, e->tok);
     return e;

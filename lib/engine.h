@@ -34,6 +34,7 @@ typedef struct llp_engine_opts {
     int n_seq;                  /* sequences in the KV cache (0: 1) */
     int n_batch;                /* 0: 512 */
     int n_threads;              /* 0: physical cores */
+    llp_kv_type kv_type;        /* 0: f16 */
 } llp_engine_opts;
 
 /* Open the model named by opts. err names the file on failure; a missing

@@ -79,12 +79,27 @@ int llp_gen_tokenize_prompt(llp_generator *g, const char *text, size_t len, llp_
  * (n_ctx / 2 for contexts under 32), so the prompt keeps its last tokens. */
 int llp_gen_room(int n_ctx, int n_predict);
 
-/* Generate after the given prompt ids (used as they are). Resets the KV
- * cache of sequence 0 and the sampler first, so the result depends only on
- * the prompt and the parameters. A prompt that leaves less than
- * llp_gen_room() of the context keeps its end (and its first token when
- * that is BOS), is flagged truncated, and n_cut says how many went.
- * Returns 0, -1 with err set, or LLP_GEN_STOPPED. */
+/* Fit prompt ids to the context in place: a prompt that leaves less than
+ * llp_gen_room() keeps its end (and its first token when that is BOS).
+ * Returns the number of tokens cut (0: it fits). */
+int llp_gen_fit_prompt(const llp_generator *g, llp_tokens *ids);
+
+/* The sampler seed of one record: its own stream, from the run's seed and
+ * the record id (xxh64 of the id seeded with the seed), so a sampled
+ * record's output does not depend on which records share its batch, its
+ * shard or its --parallel slot. */
+uint64_t llp_gen_record_seed(uint64_t seed, const char *record_id);
+
+/* The scheduler over the generator's context (gen_sched.h), for running
+ * many records at once. */
+typedef struct llp_gen_sched llp_gen_sched;
+llp_gen_sched *llp_generator_sched(llp_generator *g);
+
+/* Generate after the given prompt ids, fitted as llp_gen_fit_prompt does.
+ * Uses a free sequence of the context and the run's seed, so the result
+ * depends only on the prompt and the parameters. A cut prompt is flagged
+ * truncated, n_cut saying how many tokens went. Returns 0, -1 with err
+ * set, or LLP_GEN_STOPPED. */
 int llp_generate_ids(llp_generator *g, const int32_t *ids, int n, const llp_gen_hooks *hooks,
                      llp_gen_result *res, llp_err *err);
 

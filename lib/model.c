@@ -313,8 +313,7 @@ struct llp_context {
     int n_ctx, n_seq, n_batch;
     bool reference;
     llp_pool *pool;
-    /* KV cache, f32: (n_seq, n_layers, n_ctx, kv_dim) for keys and values */
-    float *k_cache, *v_cache;
+    llp_kv_cache kv;    /* keys and values of every sequence (kv_cache.h) */
     /* scratch for one forward call of up to n_batch tokens */
     float *x;       /* (n_batch, dim) residual stream */
     float *xb;      /* (n_batch, dim) normed input / attention output */
@@ -324,9 +323,8 @@ struct llp_context {
     float *v;       /* (n_batch, kv_dim) */
     float *hb;      /* (n_batch, ffn_dim) */
     float *hb2;     /* (n_batch, ffn_dim) */
-    float *att;     /* (n_threads, n_ctx) attention scores, one row per worker
-                       (reference path) */
-    float **scores; /* per worker: (n_batch, n_ctx) score block (fast path) */
+    float *att;     /* (n_att_tasks, n_ctx) attention scores, one row per task */
+    int n_att_tasks;
     float *rope_inv_freq;   /* (rope_dim / 2) base^(-2i/rope_dim) */
 };
 
@@ -342,7 +340,6 @@ llp_context *llp_context_new(const llp_model *m, const llp_context_params *p, ll
         llp_err_set(err, "context too large (n_ctx %d, n_seq %d, n_batch %d)", n_ctx, n_seq, n_batch);
         return NULL;
     }
-    size_t kv_floats = (size_t)n_seq * c->n_layers * n_ctx * c->kv_dim;
     llp_context *ctx = llp_calloc(1, sizeof *ctx);
     ctx->model = m;
     ctx->n_ctx = n_ctx;
@@ -351,11 +348,7 @@ llp_context *llp_context_new(const llp_model *m, const llp_context_params *p, ll
     ctx->reference = p->reference;
     int n_threads = p->reference ? 1 : (p->n_threads > 0 ? p->n_threads : llp_physical_cores());
     ctx->pool = llp_pool_new(n_threads);
-    ctx->k_cache = malloc(kv_floats * sizeof(float));
-    ctx->v_cache = malloc(kv_floats * sizeof(float));
-    if (!ctx->k_cache || !ctx->v_cache) {
-        llp_err_set(err, "cannot allocate the KV cache (%zu MiB for %d positions x %d sequences)",
-                    kv_floats * 8 >> 20, n_ctx, n_seq);
+    if (llp_kv_cache_init(&ctx->kv, p->kv_type, n_seq, c->n_layers, n_ctx, c->kv_dim, err)) {
         llp_context_free(ctx);
         return NULL;
     }
@@ -368,8 +361,9 @@ llp_context *llp_context_new(const llp_model *m, const llp_context_params *p, ll
     ctx->v = llp_malloc(sizeof(float) * nb * c->kv_dim);
     ctx->hb = llp_malloc(sizeof(float) * nb * c->ffn_dim);
     ctx->hb2 = llp_malloc(sizeof(float) * nb * c->ffn_dim);
-    ctx->att = llp_malloc(sizeof(float) * (size_t)llp_pool_size(ctx->pool) * n_ctx);
-    ctx->scores = llp_calloc((size_t)llp_pool_size(ctx->pool), sizeof(float *));
+    /* a few tasks per thread balance tokens of different lengths */
+    ctx->n_att_tasks = 4 * llp_pool_size(ctx->pool);
+    ctx->att = llp_malloc(sizeof(float) * (size_t)ctx->n_att_tasks * n_ctx);
     /* our pool supplies the parallelism; OpenBLAS threads would compete */
     openblas_set_num_threads(1);
     ctx->rope_inv_freq = llp_malloc(sizeof(float) * (size_t)(c->rope_dim / 2));
@@ -381,8 +375,7 @@ llp_context *llp_context_new(const llp_model *m, const llp_context_params *p, ll
 void llp_context_free(llp_context *ctx)
 {
     if (!ctx) return;
-    free(ctx->k_cache);
-    free(ctx->v_cache);
+    llp_kv_cache_free(&ctx->kv);
     free(ctx->x);
     free(ctx->xb);
     free(ctx->xb2);
@@ -392,9 +385,6 @@ void llp_context_free(llp_context *ctx)
     free(ctx->hb);
     free(ctx->hb2);
     free(ctx->att);
-    if (ctx->scores)
-        for (int i = 0; i < llp_pool_size(ctx->pool); i++) free(ctx->scores[i]);
-    free(ctx->scores);
     free(ctx->rope_inv_freq);
     llp_pool_free(ctx->pool);
     free(ctx);
@@ -406,22 +396,11 @@ int llp_context_n_batch(const llp_context *ctx) { return ctx->n_batch; }
 const llp_model *llp_context_model(const llp_context *ctx) { return ctx->model; }
 llp_pool *llp_context_pool(llp_context *ctx) { return ctx->pool; }
 
-static float *kv_row(const llp_context *ctx, float *cache, int seq, int layer, int pos)
-{
-    const llp_config *c = &ctx->model->cfg;
-    size_t idx = (((size_t)seq * c->n_layers + layer) * ctx->n_ctx + pos) * c->kv_dim;
-    return cache + idx;
-}
+llp_kv_type llp_context_kv_type(const llp_context *ctx) { return ctx->kv.type; }
 
 void llp_kv_copy(llp_context *ctx, int src, int dst, int n_pos)
 {
-    if (src == dst || n_pos <= 0) return;
-    const llp_config *c = &ctx->model->cfg;
-    for (int l = 0; l < c->n_layers; l++) {
-        size_t n = (size_t)n_pos * c->kv_dim * sizeof(float);
-        memcpy(kv_row(ctx, ctx->k_cache, dst, l, 0), kv_row(ctx, ctx->k_cache, src, l, 0), n);
-        memcpy(kv_row(ctx, ctx->v_cache, dst, l, 0), kv_row(ctx, ctx->v_cache, src, l, 0), n);
-    }
+    llp_kv_cache_copy(&ctx->kv, src, dst, n_pos);
 }
 
 /* ---- the building blocks ------------------------------------------------ */
@@ -514,19 +493,6 @@ static void rope(float *v, int n_heads, int head_dim, int rope_dim, const float 
     }
 }
 
-static void softmax(float *x, int n)
-{
-    float max = x[0];
-    for (int i = 1; i < n; i++) if (x[i] > max) max = x[i];
-    double sum = 0;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max);
-        sum += x[i];
-    }
-    float inv = (float)(1.0 / sum);
-    for (int i = 0; i < n; i++) x[i] *= inv;
-}
-
 static float silu(float x) { return x / (1.0f + expf(-x)); }
 
 static void matmul(llp_context *ctx, const llp_weight *w, const float *x, int n_tok, float *y)
@@ -555,9 +521,11 @@ static void matmul_many(llp_context *ctx, const llp_weight *const *w, int n_w, c
     llp_matmul_many(ctx->pool, ops, n_w, w[0]->n_in, x, n_tok);
 }
 
-/* Attention for every (token, query head) pair of a batch; tasks split the
- * pairs across the pool. Keys and values of the batch are already in the
- * cache, so a token attends to positions 0..pos of its own sequence. */
+/* Attention for every (token, query head) pair of a batch; tasks take
+ * contiguous ranges of pairs. Keys and values of the batch are already in
+ * the cache, so a token attends to positions 0..pos of its own sequence,
+ * one token at a time (llp_kv_attend): its result never depends on the
+ * other tokens of the batch. */
 typedef struct attention_job {
     llp_context *ctx;
     const llp_batch *b;
@@ -573,100 +541,15 @@ static void attention_task(void *arg, int task, int n_tasks)
     int per = (n_pairs + n_tasks - 1) / n_tasks;
     int group = c->n_heads / c->n_heads_kv;
     float scale = 1.0f / sqrtf((float)c->head_dim);
-    float *att = ctx->att + (size_t)task * ctx->n_ctx;
+    float *scores = ctx->att + (size_t)task * ctx->n_ctx;
     for (int pair = task * per; pair < n_pairs && pair < (task + 1) * per; pair++) {
         int t = pair / c->n_heads, h = pair % c->n_heads;
         int seq = job->b->seq ? job->b->seq[t] : 0;
-        int pos = job->b->pos[t];
-        int kvh = h / group;
         const float *q = ctx->q + (size_t)t * c->dim + (size_t)h * c->head_dim;
-        for (int p = 0; p <= pos; p++) {
-            const float *k = kv_row(ctx, ctx->k_cache, seq, job->layer, p) + kvh * c->head_dim;
-            float s = 0;
-            for (int i = 0; i < c->head_dim; i++) s += q[i] * k[i];
-            att[p] = s * scale;
-        }
-        softmax(att, pos + 1);
         float *out = ctx->xb + (size_t)t * c->dim + (size_t)h * c->head_dim;
-        memset(out, 0, sizeof(float) * c->head_dim);
-        for (int p = 0; p <= pos; p++) {
-            const float *v = kv_row(ctx, ctx->v_cache, seq, job->layer, p) + kvh * c->head_dim;
-            float a = att[p];
-            for (int i = 0; i < c->head_dim; i++) out[i] += a * v[i];
-        }
+        llp_kv_attend(&ctx->kv, seq, job->layer, h / group, c->head_dim, job->b->pos[t], q,
+                      scale, scores, out, ctx->reference);
     }
-}
-
-/* Fast attention: the tokens of a batch fall into runs of consecutive
- * tokens of one sequence (a prompt is one run). For a run and a query head,
- * the scores of all its tokens against the cached keys are one matrix
- * product, S = Q_h K_h^T (run x positions), then the causal mask, a softmax
- * per row, and O_h = S V_h, all with SGEMM on strided views of the cache.
- * Tasks are (run, head) pairs. */
-typedef struct attention_run {
-    int first, n;       /* tokens [first, first + n) of the batch */
-    int seq, n_pos;     /* their sequence; positions 0..n_pos-1 are read */
-} attention_run;
-
-typedef struct block_attention_job {
-    llp_context *ctx;
-    const llp_batch *b;
-    int layer;
-    const attention_run *runs;
-    int n_runs;
-} block_attention_job;
-
-static void block_attention_task(void *arg, int task, int n_tasks)
-{
-    block_attention_job *job = arg;
-    llp_context *ctx = job->ctx;
-    const llp_config *c = &ctx->model->cfg;
-    const int hd = c->head_dim, group = c->n_heads / c->n_heads_kv;
-    const float scale = 1.0f / sqrtf((float)hd);
-    int n_pairs = job->n_runs * c->n_heads;
-    int per = (n_pairs + n_tasks - 1) / n_tasks;
-    if (!ctx->scores[task])
-        ctx->scores[task] = llp_malloc(sizeof(float) * (size_t)ctx->n_batch * ctx->n_ctx);
-    float *S = ctx->scores[task];
-    for (int pair = task * per; pair < n_pairs && pair < (task + 1) * per; pair++) {
-        const attention_run *run = &job->runs[pair / c->n_heads];
-        int h = pair % c->n_heads, kvh = h / group, P = run->n_pos;
-        const float *Q = ctx->q + (size_t)run->first * c->dim + (size_t)h * hd;
-        const float *K = kv_row(ctx, ctx->k_cache, run->seq, job->layer, 0) + (size_t)kvh * hd;
-        const float *V = kv_row(ctx, ctx->v_cache, run->seq, job->layer, 0) + (size_t)kvh * hd;
-        float *O = ctx->xb + (size_t)run->first * c->dim + (size_t)h * hd;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, run->n, P, hd, scale, Q, c->dim,
-                    K, c->kv_dim, 0.0f, S, P);
-        for (int t = 0; t < run->n; t++) {
-            int pos = job->b->pos[run->first + t];
-            float *row = S + (size_t)t * P;
-            for (int p = pos + 1; p < P; p++) row[p] = 0.0f;   /* causal: masked out */
-            softmax(row, pos + 1);
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, run->n, hd, P, 1.0f, S, P, V,
-                    c->kv_dim, 0.0f, O, c->dim);
-    }
-}
-
-/* Split a batch into runs of consecutive tokens of one sequence. */
-static int attention_runs(const llp_batch *b, attention_run *runs)
-{
-    int n_runs = 0;
-    for (int t = 0; t < b->n; t++) {
-        int seq = b->seq ? b->seq[t] : 0;
-        attention_run *r = n_runs ? &runs[n_runs - 1] : NULL;
-        if (r && r->seq == seq && b->pos[t] > b->pos[t - 1]) {
-            r->n++;
-        } else {
-            r = &runs[n_runs++];
-            r->first = t;
-            r->n = 1;
-            r->seq = seq;
-            r->n_pos = 0;
-        }
-        if (b->pos[t] + 1 > r->n_pos) r->n_pos = b->pos[t] + 1;
-    }
-    return n_runs;
 }
 
 static int check_batch(const llp_context *ctx, const llp_batch *b, llp_err *err)
@@ -709,8 +592,6 @@ static int decode_batch(llp_context *ctx, const llp_batch *b, float *logits, flo
     const llp_config *c = &m->cfg;
     const int n = b->n, dim = c->dim, kv_dim = c->kv_dim, ffn = c->ffn_dim;
     if (check_batch(ctx, b, err)) return -1;
-    attention_run *runs = llp_malloc(sizeof *runs * (size_t)n);
-    int n_runs = attention_runs(b, runs);
 
     /* x = token_embd[token] */
     size_t emb_row = llp_row_size(m->token_embd.type, dim);
@@ -733,20 +614,13 @@ static int decode_batch(llp_context *ctx, const llp_batch *b, float *logits, flo
             rope_angles(cs, sn, c->rope_dim, ctx->rope_inv_freq, b->pos[t]);
             rope(ctx->q + (size_t)t * dim, c->n_heads, c->head_dim, c->rope_dim, cs, sn);
             rope(ctx->k + (size_t)t * kv_dim, c->n_heads_kv, c->head_dim, c->rope_dim, cs, sn);
-            memcpy(kv_row(ctx, ctx->k_cache, seq, l, b->pos[t]), ctx->k + (size_t)t * kv_dim,
-                   sizeof(float) * kv_dim);
-            memcpy(kv_row(ctx, ctx->v_cache, seq, l, b->pos[t]), ctx->v + (size_t)t * kv_dim,
-                   sizeof(float) * kv_dim);
+            llp_kv_cache_write(&ctx->kv, seq, l, b->pos[t], ctx->k + (size_t)t * kv_dim,
+                               ctx->v + (size_t)t * kv_dim);
         }
-        if (ctx->reference) {
-            attention_job job = { ctx, b, l };
-            llp_pool_run(ctx->pool, attention_task, &job, 1);
-        } else {
-            block_attention_job job = { ctx, b, l, runs, n_runs };
-            int n_tasks = llp_pool_size(ctx->pool);
-            if (n_tasks > n_runs * c->n_heads) n_tasks = n_runs * c->n_heads;
-            llp_pool_run(ctx->pool, block_attention_task, &job, n_tasks);
-        }
+        attention_job job = { ctx, b, l };
+        int n_tasks = ctx->reference ? 1 : ctx->n_att_tasks;
+        if (n_tasks > n * c->n_heads) n_tasks = n * c->n_heads;
+        llp_pool_run(ctx->pool, attention_task, &job, n_tasks);
 
         /* x += Wo * attention */
         matmul(ctx, &L->wo, ctx->xb, n, ctx->xb2);
@@ -771,7 +645,6 @@ static int decode_batch(llp_context *ctx, const llp_batch *b, float *logits, flo
                 c->norm_eps);
         n_out++;
     }
-    free(runs);
     if (n_out == 0) return 0;
     if (hidden) memcpy(hidden, ctx->xb, sizeof(float) * (size_t)n_out * dim);
     if (logits) matmul(ctx, &m->output, ctx->xb, n_out, logits);

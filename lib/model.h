@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "gguf.h"
+#include "kv_cache.h"
 #include "util.h"
 
 typedef struct llp_pool llp_pool;
@@ -90,6 +91,7 @@ typedef struct llp_context_params {
     int n_batch;        /* most tokens per forward call (0: 512) */
     int n_threads;      /* 0: physical cores */
     bool reference;     /* plain scalar path: reference matmul, one thread */
+    llp_kv_type kv_type;  /* cache element type; 0: f16 */
 } llp_context_params;
 
 llp_context *llp_context_new(const llp_model *m, const llp_context_params *p, llp_err *err);
@@ -99,6 +101,7 @@ int llp_context_n_seq(const llp_context *ctx);
 int llp_context_n_batch(const llp_context *ctx);
 const llp_model *llp_context_model(const llp_context *ctx);
 llp_pool *llp_context_pool(llp_context *ctx);
+llp_kv_type llp_context_kv_type(const llp_context *ctx);
 
 /* One forward call: n tokens, each with its sequence and position. Tokens
  * of one sequence must come in increasing position order; the cache of that

@@ -49,6 +49,7 @@ static const pl_option options[] = {
     { "model", "model", PL_STRING, ALL_TOOLS, NULL, false },
     { "threads", "threads", PL_INT, COMPUTING, NULL, false },
     { "ctx_size", "ctx-size", PL_INT, COMPUTING, NULL, false },
+    { "kv_type", "kv-type", PL_STRING, GENERATING | T(LLP_STEP_EMBED), NULL, false },
     { "field", "field", PL_STRING, ALL_TOOLS, NULL, false },
     { "into", "into", PL_STRING, ALL_TOOLS, NULL, false },
     { "no_cache", "no-cache", PL_BOOL, ALL_TOOLS, NULL, false },

@@ -58,7 +58,8 @@ static void add_col(pl_task *t, const char *into, const char *primary, const cha
 
 static llp_context *step_context(const llp_cli *cli, llp_engine *e, llp_err *err)
 {
-    llp_context_params cp = { .n_ctx = cli->ctx_size, .n_threads = cli->threads };
+    llp_context_params cp = { .n_ctx = cli->ctx_size, .n_threads = cli->threads,
+                              .kv_type = cli->kv_type };
     return llp_context_new(e->model, &cp, err);
 }
 
@@ -99,7 +100,8 @@ static int classify_setup(pl_task *t, const pl_step_opts *o, const llp_cli *cli,
     llp_classify_params p = {
         .labels = (const char *const *)t->labels, .n_labels = t->n_labels,
         .prompt_template = t->template, .examples_path = o->examples, .chat = o->chat,
-        .n_ctx = cli->ctx_size, .n_threads = cli->threads, .max_rows = o->batch_rows,
+        .n_ctx = cli->ctx_size, .n_threads = cli->threads, .kv_type = cli->kv_type,
+        .max_rows = o->batch_rows,
     };
     if (llp_classify_check(&p, err)) return -1;
     const char *chat_template = NULL;
@@ -121,7 +123,7 @@ static int classify_setup(pl_task *t, const pl_step_opts *o, const llp_cli *cli,
 static int embed_setup(pl_task *t, const pl_step_opts *o, const llp_cli *cli, llp_engine *e,
                        llp_batch_tool *bt, llp_err *err)
 {
-    if (!(t->ctx = llp_embed_context_new(e->model, cli->ctx_size, cli->threads, err))) return -1;
+    if (!(t->ctx = llp_embed_context_new(e->model, cli->ctx_size, cli->threads, cli->kv_type, err))) return -1;
     t->embedder = llp_embedder_new(t->ctx, e->tok, &o->embed);
     bool chunked = o->embed.long_mode == LLP_EMBED_CHUNK;
     t->embed_task = llp_embed_task_new(t->embedder, e->fingerprint, o->collection, t->into,

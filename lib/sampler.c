@@ -69,6 +69,12 @@ void llp_sampler_reset(llp_sampler *s)
     s->history_pos = 0;
 }
 
+void llp_sampler_reset_seed(llp_sampler *s, uint64_t seed)
+{
+    s->cfg.seed = seed;
+    llp_sampler_reset(s);
+}
+
 void llp_sampler_accept(llp_sampler *s, int32_t token)
 {
     if (s->cfg.repeat_last_n == 0) return;

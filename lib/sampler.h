@@ -33,6 +33,9 @@ void llp_sampler_free(llp_sampler *s);
 /* Start a new sequence: forget history and reseed with the configured seed,
  * so each record's output does not depend on the records before it. */
 void llp_sampler_reset(llp_sampler *s);
+/* The same with another seed (kept for later resets): each record of a
+ * batch draws from its own stream, llp_gen_record_seed(). */
+void llp_sampler_reset_seed(llp_sampler *s, uint64_t seed);
 /* Record a token of the context (prompt or generated) for the penalty. */
 void llp_sampler_accept(llp_sampler *s, int32_t token);
 /* Pick the next token. May modify logits (n_vocab floats). */

@@ -20,6 +20,8 @@
 
 LLP_DECLARE_GEMMS(avx2)
 LLP_DECLARE_GEMMS(avx512)
+LLP_DECLARE_ATTN(avx2)
+LLP_DECLARE_ATTN(avx512)
 
 #define X86_SET(isa, legacy, kq, ...) {                                             \
     .name = #isa,                                                              \
@@ -35,6 +37,8 @@ LLP_DECLARE_GEMMS(avx512)
         [LLP_Q4_K] = llp_gemm_q4_k_##kq, [LLP_Q5_K] = llp_gemm_q5_k_##kq,      \
         [LLP_Q6_K] = llp_gemm_q6_k_##kq,                                       \
     },                                                                         \
+    .attn_dot = { llp_attn_dot_f32_##isa, llp_attn_dot_f16_##isa },            \
+    .attn_mix = { llp_attn_mix_f32_##isa, llp_attn_mix_f16_##isa },            \
     __VA_ARGS__                                                                \
 }
 

@@ -185,12 +185,31 @@ void llp_pack_rows(uint32_t type, const void *W, int64_t n_in, int64_t n_out, vo
     LLP_DECLARE_PACKED(q5_k, suffix) LLP_DECLARE_PACKED(q6_k, suffix)
 LLP_DECLARE_PACKED_ALL(scalar)
 
+/* ---- attention over the KV cache (lib/kv_cache.c) ------------------------
+ * One token and one query head at a time, over cache rows of d values
+ * `stride` elements apart, f32 or f16 (index [0] f32, [1] f16):
+ *   dot  s[p] = scale * sum_i q[i] * K[p][i]          for p < n
+ *   mix  out[i] += sum_p a[p] * V[p][i], p ascending   for i < d
+ * Each result is one fixed chain of operations that depends on d and n
+ * only, so attention is the same whatever else shares the forward pass. */
+typedef void (*llp_attn_dot_fn)(const float *q, const void *K, size_t stride, int d, int n,
+                                float scale, float *s);
+typedef void (*llp_attn_mix_fn)(const float *a, const void *V, size_t stride, int d, int n,
+                                float *out);
+#define LLP_DECLARE_ATTN(isa)                                                      \
+    void llp_attn_dot_f32_##isa(const float *, const void *, size_t, int, int, float, float *); \
+    void llp_attn_dot_f16_##isa(const float *, const void *, size_t, int, int, float, float *); \
+    void llp_attn_mix_f32_##isa(const float *, const void *, size_t, int, int, float *);        \
+    void llp_attn_mix_f16_##isa(const float *, const void *, size_t, int, int, float *);
+
 typedef struct llp_kernel_set {
     const char *name;                      /* "scalar", "avx2", "avx512" */
     llp_quantize_act_fn quantize_q8_32;
     llp_quantize_act_fn quantize_q8_256;
     llp_gemm_fn gemm[LLP_TYPE_COUNT];      /* NULL: type not handled */
     llp_gemm_packed_fn gemm_packed[LLP_TYPE_COUNT];   /* NULL: the scalar set's */
+    llp_attn_dot_fn attn_dot[2];           /* [0] f32 cache rows, [1] f16 */
+    llp_attn_mix_fn attn_mix[2];
 } llp_kernel_set;
 
 extern const llp_kernel_set llp_kernels_scalar;   /* kernels/scalar.c */

@@ -369,6 +369,46 @@ FLOAT_GEMM(f32, LLP_F32)
 FLOAT_GEMM(f16, LLP_F16)
 FLOAT_GEMM(bf16, LLP_BF16)
 
+/* Attention steps (kernels.h): the plain loops, in position and element
+ * order, as the reference path runs them. */
+static void attn_dot_f32_scalar(const float *q, const void *Kv, size_t stride, int d, int n,
+                                float scale, float *s)
+{
+    const float *K = Kv;
+    for (int p = 0; p < n; p++) {
+        float sum = 0;
+        for (int i = 0; i < d; i++) sum += q[i] * K[(size_t)p * stride + i];
+        s[p] = sum * scale;
+    }
+}
+
+static void attn_dot_f16_scalar(const float *q, const void *Kv, size_t stride, int d, int n,
+                                float scale, float *s)
+{
+    const uint16_t *K = Kv;
+    for (int p = 0; p < n; p++) {
+        float sum = 0;
+        for (int i = 0; i < d; i++) sum += q[i] * llp_fp16_to_f32(K[(size_t)p * stride + i]);
+        s[p] = sum * scale;
+    }
+}
+
+static void attn_mix_f32_scalar(const float *a, const void *Vv, size_t stride, int d, int n,
+                                float *out)
+{
+    const float *V = Vv;
+    for (int p = 0; p < n; p++)
+        for (int i = 0; i < d; i++) out[i] += a[p] * V[(size_t)p * stride + i];
+}
+
+static void attn_mix_f16_scalar(const float *a, const void *Vv, size_t stride, int d, int n,
+                                float *out)
+{
+    const uint16_t *V = Vv;
+    for (int p = 0; p < n; p++)
+        for (int i = 0; i < d; i++) out[i] += a[p] * llp_fp16_to_f32(V[(size_t)p * stride + i]);
+}
+
 const llp_kernel_set llp_kernels_scalar = {
     .name = "scalar",
     .quantize_q8_32 = quantize_q8_32_scalar,
@@ -391,4 +431,6 @@ const llp_kernel_set llp_kernels_scalar = {
         [LLP_Q4_K] = llp_gemm_packed_q4_k_scalar, [LLP_Q5_K] = llp_gemm_packed_q5_k_scalar,
         [LLP_Q6_K] = llp_gemm_packed_q6_k_scalar,
     },
+    .attn_dot = { attn_dot_f32_scalar, attn_dot_f16_scalar },
+    .attn_mix = { attn_mix_f32_scalar, attn_mix_f16_scalar },
 };

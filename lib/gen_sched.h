@@ -1,0 +1,82 @@
+/*
+ * gen_sched.h — many generations decoded together: continuous batching
+ * over the sequences of one context. Each request (prompt ids, its own
+ * sampler seed, its hooks) takes a free sequence slot; every step is one
+ * forward pass that carries the next token of every decoding request plus
+ * chunks of the prompts still being prefilled, so decoding never waits for
+ * a long prompt, and a finished request frees its slot for the next one at
+ * once. llp_generate_ids (generate.h) is this scheduler with one request.
+ *
+ * Not for: reading records or keeping them in order (the callers: the
+ * generate task, the summarizer), tokenizing or fitting prompts
+ * (generate.c), choosing tokens (sampler.h).
+ *
+ * Same answers whatever the batch: a request's tokens depend only on its
+ * prompt, its seed and the parameters, never on which other requests share
+ * its passes or how its prompt was cut into chunks, because every piece of
+ * a forward pass is row-invariant (the quantized products are exact
+ * integer sums per row, attention is per token: kv_cache.h). Float weight
+ * types multiply batches through SGEMM, whose blocking depends on the
+ * batch: there the answers agree to float rounding only.
+ *
+ * Use:
+ *   llp_gen_sched *s = llp_gen_sched_new(ctx, tok, &params);
+ *   while (work left) {
+ *       while (llp_gen_sched_n_free(s) && more) llp_gen_sched_submit(s, &req, &err);
+ *       if (llp_gen_sched_step(s, &err)) fatal;
+ *       while (llp_gen_sched_take(s, &tag, &res)) { ... llp_gen_result_free(&res); }
+ *   }
+ */
+#ifndef LLP_GEN_SCHED_H
+#define LLP_GEN_SCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "generate.h"
+
+typedef struct llp_gen_request {
+    const int32_t *ids;         /* the prompt, already fitted: n_ids < n_ctx (copied) */
+    int n_ids;
+    int n_cut;                  /* tokens the caller cut from the prompt's start
+                                   (llp_gen_fit_prompt): reported in the result */
+    uint64_t seed;              /* this request's sampler seed */
+    const llp_gen_hooks *hooks; /* NULL: none; borrowed until the request is taken.
+                                   logits_out needs the request to run alone */
+    void *tag;                  /* the caller's, handed back by take */
+} llp_gen_request;
+
+typedef struct llp_gen_sched llp_gen_sched;
+
+/* A scheduler over every sequence of ctx (llp_context_n_seq slots), with
+ * the generation parameters all its requests share. */
+llp_gen_sched *llp_gen_sched_new(llp_context *ctx, const llp_tokenizer *tok,
+                                 const llp_gen_params *p);
+void llp_gen_sched_free(llp_gen_sched *s);
+
+int llp_gen_sched_n_slots(const llp_gen_sched *s);
+int llp_gen_sched_n_free(const llp_gen_sched *s);     /* slots without a request */
+int llp_gen_sched_n_active(const llp_gen_sched *s);   /* requests not yet finished */
+
+/* Start a request in a free slot. Returns 0, or -1 with err (no free slot,
+ * an empty prompt, a prompt that leaves no room in the context). */
+int llp_gen_sched_submit(llp_gen_sched *s, const llp_gen_request *r, llp_err *err);
+
+/* One forward pass over the active requests, then a token for each one
+ * whose logits came out. Returns 0, or -1 with err (the pass failed: the
+ * active requests are abandoned, as by cancel). */
+int llp_gen_sched_step(llp_gen_sched *s, llp_err *err);
+
+/* A finished request, in the order they finished: 1 with *tag and *res set
+ * (the caller frees res), or 0 when none is waiting. */
+int llp_gen_sched_take(llp_gen_sched *s, void **tag, llp_gen_result *res);
+
+/* Drop every active request (a stop was asked for); their slots are free
+ * and nothing of them is returned. */
+void llp_gen_sched_cancel(llp_gen_sched *s);
+
+/* Tokens fed so far (prompt and generated), and forward passes run. */
+int64_t llp_gen_sched_tokens_fed(const llp_gen_sched *s);
+int64_t llp_gen_sched_passes(const llp_gen_sched *s);
+
+#endif
