@@ -59,7 +59,7 @@ static void check_file(const char *dir, const char *file)
         json_decref(root);
         return;
     }
-    llp_context *ctx = llp_embed_context_new(eng->model, 0, 2, &err);
+    llp_context *ctx = llp_embed_context_new(eng->model, 0, 2, LLP_KV_F32, &err);
     llp_embedder *e = llp_embedder_new(ctx, eng->tok, &p);
     double floor = is_f32_model(model) ? 0.9999 : 0.999;
     int n = (int)json_array_size(texts);
