@@ -41,7 +41,7 @@ if [ -x bin/llp-bench ]; then
     pp=$(bin/llp-bench -m "$MODEL" -p 128 -n 0 -t "$THREADS" -r 3 2>/dev/null | grep -i pp | head -1)
 else
     cc -std=c11 -D_GNU_SOURCE -O2 -Ilib -pthread bench/pp_bench.c build/rel/libllamapipe.a \
-        -lopenblas -lsqlite3 -lyaml -ljansson -lcsv -lxxhash -lm -o "$OUT/pp_bench"
+        -lopenblas -lsqlite3 -lyaml -ljansson -lxxhash -lm -o "$OUT/pp_bench"
     pp=$("$OUT/pp_bench" "$MODEL" 128 "$THREADS" 3)
 fi
 

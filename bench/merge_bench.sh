@@ -30,7 +30,7 @@ FILL=build/store_fill
 [ -f build/rel/libllamapipe.a ] || { echo "merge_bench: build/rel/libllamapipe.a missing: run make first" >&2; exit 1; }
 if [ ! -x "$FILL" ] || [ bench/store_fill.c -nt "$FILL" ] || [ build/rel/libllamapipe.a -nt "$FILL" ]; then
     cc -std=c11 -D_GNU_SOURCE -O2 -Ilib bench/store_fill.c build/rel/libllamapipe.a \
-       -lopenblas -lsqlite3 -lyaml -ljansson -lcsv -lxxhash -lm -pthread -o "$FILL"
+       -lopenblas -lsqlite3 -lyaml -ljansson -lxxhash -lm -pthread -o "$FILL"
 fi
 
 # A private copy of llp-jobs, so that a rebuild of bin/ during the run (make

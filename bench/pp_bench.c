@@ -8,7 +8,7 @@
  * both). Besides wall-clock rates it prints tokens per CPU-second, which
  * stays comparable when other processes share the machine. Build and run:
  *   make && cc -std=c11 -D_GNU_SOURCE -O2 -Ilib -pthread bench/pp_bench.c \
- *       build/rel/libllamapipe.a -lopenblas -lsqlite3 -lyaml -ljansson -lcsv \
+ *       build/rel/libllamapipe.a -lopenblas -lsqlite3 -lyaml -ljansson \
  *       -lxxhash -lm -o build/pp_bench
  *   build/pp_bench MODEL [N=128] [threads=2] [repetitions=3]
  */

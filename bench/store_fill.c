@@ -8,7 +8,7 @@
  * Not for: tests (tests/shard_merge.t merges stores the tools wrote), or
  * anything a user runs. Build (after `make`, which builds the library):
  *   cc -std=c11 -D_GNU_SOURCE -O2 -Ilib bench/store_fill.c build/rel/libllamapipe.a \
- *      -lopenblas -lsqlite3 -lyaml -ljansson -lcsv -lxxhash -lm -pthread -o build/store_fill
+ *      -lopenblas -lsqlite3 -lyaml -ljansson -lxxhash -lm -pthread -o build/store_fill
  *   build/store_fill OUT.db SHARD N_ITEMS [SUMMARY_BYTES]
  *
  * Items are committed 1000 to a transaction (the tools commit every 16

@@ -9,7 +9,7 @@
  * change them) or models anything could run (the tensors are not a model).
  *
  *   cc -D_GNU_SOURCE -Ilib tests/fuzz/make_seeds.c build/rel/libllamapipe.a \
- *      -lopenblas -lsqlite3 -lyaml -ljansson -lcsv -lxxhash -lm -pthread \
+ *      -lopenblas -lsqlite3 -lyaml -ljansson -lxxhash -lm -pthread \
  *      -o /tmp/make_seeds && /tmp/make_seeds tests/fuzz/corpus/gguf
  */
 #include <stdio.h>
