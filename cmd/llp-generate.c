@@ -171,7 +171,11 @@ int main(int argc, char **argv)
      * told otherwise: the reference logits were made that way, and f16
      * rows move random-weight models' logits past the f32 tolerance. */
     llp_kv_type kv = o.logits_out && !cli.kv_type_given ? LLP_KV_F32 : cli.kv_type;
-    llp_engine_opts eo = { .model_path = cli.model, .n_ctx = cli.ctx_size,
+    /* one prompt shown as text is streamed as it is produced, so it runs
+     * alone; the conformance hook too */
+    bool stream = o.n_prompts == 1 && (cli.out == LLP_FMT_AUTO || cli.out == LLP_FMT_TEXT);
+    int n_seq = stream || o.prompt_ids ? 1 : cli.parallel ? cli.parallel : LLP_ENGINE_SEQ_AUTO;
+    llp_engine_opts eo = { .model_path = cli.model, .n_ctx = cli.ctx_size, .n_seq = n_seq,
                            .n_threads = cli.threads, .kv_type = kv };
     llp_engine *e = llp_engine_open(&eo, &err);
     if (!e) llp_die(cli.tool, "%s", err.msg);
@@ -184,9 +188,10 @@ int main(int argc, char **argv)
     }
 
     llp_gen_params p = llp_gen_params_from_cli(&cli, e, o.chat, o.system);
-    /* one prompt shown as text is streamed as it is produced */
-    bool stream = o.n_prompts == 1 && (cli.out == LLP_FMT_AUTO || cli.out == LLP_FMT_TEXT);
     if (stream) cli.out = LLP_FMT_TEXT;
+    if ((cli.verbose || cli.progress) && !cli.quiet)
+        llp_engine_note_parallel(e, cli.tool, stream ? "one prompt streamed as it is made runs alone"
+                                              : cli.parallel ? "as asked" : NULL);
     llp_gen_task t;
     llp_batch_tool bt = {
         .model_fp = e->fingerprint, .model_path = e->model->path, .model_size = e->file_size,

@@ -204,6 +204,8 @@ typedef struct group_entry {
     json_t *cached_fields;   /* cache hit: the stored fields */
     int64_t cached_in, cached_out;
     llp_batch_result result;
+    bool done;               /* continuous mode: the result is in */
+    double t_start, ms;      /* continuous mode: handed to start, time in flight */
 } group_entry;
 
 struct llp_batch {
@@ -235,6 +237,10 @@ struct llp_batch {
 
     group_entry *group;
     int n_group, n_compute, max_group, max_batch;
+    /* continuous mode: group[i] holds the record of ticket ticket_base + i;
+     * n_in_flight of them are with the tool */
+    long ticket_base;
+    int n_in_flight;
 
     bool fatal, interrupted, pipe_closed;
     llp_err err;
@@ -396,7 +402,7 @@ static const char *column_clash(const llp_batch *b, const llp_record *rec)
 
 /* Finish one record: merge its fields or error, buffer its item, write it.
  * Once the pipe is closed, records are still buffered but not written. */
-static void finish_entry(llp_batch *b, group_entry *e, double ms_each)
+static void finish_entry(llp_batch *b, group_entry *e, double ms_each, bool write)
 {
     llp_record *rec = e->rec;
     json_t *fields = NULL;
@@ -437,7 +443,7 @@ static void finish_entry(llp_batch *b, group_entry *e, double ms_each)
     b->counts.n_items++;
     pending_add(b, e, input, fields, tin, tout, e->compute ? ms_each : 0);
 
-    if (!b->pipe_closed && !b->fatal) {
+    if (write && !b->pipe_closed && !b->fatal) {
         int w = llp_writer_write(b->writer, rec, &b->err);
         if (w == LLP_WRITE_CLOSED) b->pipe_closed = true;
         else if (w != LLP_WRITE_OK) b->fatal = true;
@@ -467,14 +473,14 @@ static void flush_group(llp_batch *b)
             if (rc == LLP_BATCH_STOPPED) b->interrupted = true;
             else b->fatal = true;
             int keep = idx[0];
-            for (int i = 0; i < keep; i++) finish_entry(b, &b->group[i], 0);
+            for (int i = 0; i < keep; i++) finish_entry(b, &b->group[i], 0, true);
             for (int i = 0; i < b->n_group; i++) entry_free(&b->group[i]);
             b->n_group = b->n_compute = 0;
             return;
         }
     }
     for (int i = 0; i < b->n_group; i++) {
-        finish_entry(b, &b->group[i], ms_each);
+        finish_entry(b, &b->group[i], ms_each, true);
         entry_free(&b->group[i]);
     }
     b->n_group = b->n_compute = 0;
@@ -715,6 +721,134 @@ static void read_loop(llp_batch *b)
     }
 }
 
+/* ---- continuous mode ------------------------------------------------------
+ * The group is a window of records in input order. Cached and failed
+ * records are done when taken; the others are handed to the tool's start
+ * and come back through llp_batch_finished, in any order. The done prefix
+ * of the window is written, recorded and dropped after every step. */
+
+void llp_batch_finished(llp_batch *b, long ticket, llp_batch_result *res)
+{
+    long i = ticket - b->ticket_base;
+    if (i < 0 || i >= b->n_group || b->group[i].done || !b->group[i].compute) {
+        /* a tool's bookkeeping error: never silently merge results */
+        llp_error(b->name, "internal error: record ticket %ld finished twice or unknown", ticket);
+        abort();
+    }
+    group_entry *e = &b->group[i];
+    e->result = *res;
+    memset(res, 0, sizeof *res);
+    e->done = true;
+    e->ms = (llp_now() - e->t_start) * 1000.0;
+    b->n_in_flight--;
+}
+
+/* Write and record the done records at the head of the window. */
+static void drain_window(llp_batch *b)
+{
+    int k = 0;
+    while (k < b->n_group && b->group[k].done) {
+        finish_entry(b, &b->group[k], b->group[k].ms, true);
+        entry_free(&b->group[k]);
+        k++;
+    }
+    if (k == 0) return;
+    memmove(b->group, b->group + k, sizeof *b->group * (size_t)(b->n_group - k));
+    b->n_group -= k;
+    b->ticket_base += k;
+    progress_update(b, false);
+    if (commit_if_due(b)) b->fatal = true;
+}
+
+/* After a stop or a fatal error: the tool drops what is in flight; the
+ * done head of the window is written as usual, and records finished after
+ * the first unfinished one are recorded (the next run reuses them) but not
+ * written, so the output stays a prefix of the input. */
+static void abandon_window(llp_batch *b)
+{
+    if (b->n_in_flight > 0 && b->tool->cancel) b->tool->cancel(b->tool->ctx, b);
+    b->n_in_flight = 0;
+    bool head = true;
+    for (int i = 0; i < b->n_group; i++) {
+        group_entry *e = &b->group[i];
+        if (!e->done) head = false;
+        else if (!b->fatal || head) finish_entry(b, e, e->ms, head);
+        entry_free(e);
+    }
+    b->ticket_base += b->n_group;
+    b->n_group = 0;
+}
+
+static void stream_loop(llp_batch *b)
+{
+    const llp_batch_tool *t = b->tool;
+    bool eof = false;
+    for (;;) {
+        if (b->fatal || b->pipe_closed || b->interrupted) break;
+        if (stop_signal) {
+            b->interrupted = true;
+            break;
+        }
+        /* fill the tool first: a freed slot takes the next record at once */
+        if (!eof && b->n_group < b->max_group && (b->n_in_flight == 0 || t->wants(t->ctx))) {
+            llp_record *rec = NULL;
+            int rc = next_record(b, &rec);
+            if (rc == 0) {
+                eof = true;
+                continue;
+            }
+            if (rc < 0) {
+                if (stop_signal) {
+                    b->interrupted = true;
+                } else {
+                    b->read_failed = true;
+                    b->read_err = b->err;
+                }
+                eof = true;
+                continue;
+            }
+            if (b->cli->shard_n > 1 && !llp_shard_match(rec->id, b->cli->shard_k, b->cli->shard_n)) {
+                llp_record_free(rec);
+                continue;
+            }
+            if (take_record(b, rec)) {
+                b->fatal = true;
+                break;
+            }
+            group_entry *e = &b->group[b->n_group - 1];
+            if (!e->compute) {
+                e->done = true;
+            } else {
+                e->t_start = llp_now();
+                b->n_in_flight++;
+                if (t->start(t->ctx, b, rec, b->ticket_base + b->n_group - 1, &b->err)) {
+                    b->fatal = true;
+                    break;
+                }
+            }
+            drain_window(b);
+            continue;
+        }
+        if (b->n_in_flight == 0) {
+            drain_window(b);
+            if (eof || b->n_group == 0) break;
+            continue;
+        }
+        int rc = t->advance(t->ctx, b, &b->err);
+        if (rc == LLP_BATCH_STOPPED) {
+            b->interrupted = true;
+            break;
+        }
+        if (rc) {
+            b->fatal = true;
+            break;
+        }
+        drain_window(b);
+    }
+    if (b->n_group > 0 && b->n_in_flight == 0 && !b->fatal && !b->interrupted) drain_window(b);
+    if (b->n_group > 0) abandon_window(b);
+}
+
 static const char *final_status(const llp_batch *b)
 {
     if (b->fatal) return LLP_JOB_FAILED;
@@ -778,8 +912,12 @@ int llp_batch_run(const llp_cli *cli, const llp_batch_tool *tool, int argc,
                                       count_records(&b));
     progress_update(&b, false);         /* "0/N" before the first record */
 
-    read_loop(&b);
-    if (b.n_group > 0 && !b.fatal) flush_group(&b);
+    if (tool->start) {
+        stream_loop(&b);
+    } else {
+        read_loop(&b);
+        if (b.n_group > 0 && !b.fatal) flush_group(&b);
+    }
     if (b.read_failed && !b.fatal) {
         b.fatal = true;
         b.err = b.read_err;

@@ -120,9 +120,24 @@ typedef struct llp_batch_tool {
     const json_t *model_meta;      /* arch, shape, type... borrowed */
     int64_t parent_job;            /* pipeline job, 0 = none */
 
-    llp_batch_process_fn process;  /* required */
+    llp_batch_process_fn process;  /* required unless start is set */
     void *ctx;
     int max_batch;                 /* records per process call; 0 = 1 */
+
+    /* Continuous tools (generation over many sequences): instead of
+     * process, the loop hands records over one at a time with start while
+     * wants says the tool has room, and calls advance (one forward pass,
+     * say) while any is in flight; the tool reports each finished record,
+     * in any order, with llp_batch_finished. Output stays in input order:
+     * a record is written once every record before it is (streaming as
+     * soon as the next in order is done). advance returns 0, -1 with err
+     * (fatal) or LLP_BATCH_STOPPED; after either, or a signal, cancel
+     * drops what is still in flight (those records are not recorded; the
+     * next run does them). start returns 0 or -1 with err (fatal). */
+    int (*start)(void *ctx, llp_batch *b, llp_record *rec, long ticket, llp_err *err);
+    int (*advance)(void *ctx, llp_batch *b, llp_err *err);
+    void (*cancel)(void *ctx, llp_batch *b);
+    bool (*wants)(void *ctx);      /* room for one more record now */
     bool documents;                /* undetected inputs are whole documents
                                       (llp_reader_opts.documents) */
     llp_batch_input_fn input_extra;
@@ -150,6 +165,11 @@ typedef struct llp_batch_tool {
  * are recorded in the job row. Returns the exit code. */
 int llp_batch_run(const llp_cli *cli, const llp_batch_tool *tool, int argc,
                   char **argv);
+
+/* For continuous tools: record `ticket` (given to start) is done; the
+ * batch takes over res's contents. May be called from start (a record
+ * that fails at once) or advance. */
+void llp_batch_finished(llp_batch *b, long ticket, llp_batch_result *res);
 
 /* For process callbacks: the store (NULL with --no-db) and job id (0), e.g.
  * to write embeddings in the same transaction as the items. */

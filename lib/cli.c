@@ -26,7 +26,7 @@ enum {
     OPT_DB = 1000, OPT_NO_DB, OPT_NO_CACHE, OPT_IN, OPT_OUT, OPT_FIELD, OPT_INTO,
     OPT_COLUMN, OPT_ID_COLUMN, OPT_NO_HEADER, OPT_FILES_FROM, OPT_PROGRESS,
     OPT_SHARD, OPT_VERSION, OPT_TEMP, OPT_TOP_K, OPT_TOP_P, OPT_MIN_P,
-    OPT_REPEAT_PENALTY, OPT_SEED, OPT_STOP, OPT_KV_TYPE,
+    OPT_REPEAT_PENALTY, OPT_SEED, OPT_STOP, OPT_KV_TYPE, OPT_PARALLEL,
 };
 
 /* Every common option with its group (cli.h); a tool's table holds the
@@ -39,6 +39,7 @@ static const struct common_option {
     {{"threads", required_argument, NULL, 't'}, LLP_CLI_THREADS},
     {{"ctx-size", required_argument, NULL, 'c'}, LLP_CLI_CONTEXT},
     {{"kv-type", required_argument, NULL, OPT_KV_TYPE}, LLP_CLI_CONTEXT},
+    {{"parallel", required_argument, NULL, OPT_PARALLEL}, LLP_CLI_PARALLEL},
     {{"db", required_argument, NULL, OPT_DB}, LLP_CLI_STORE},
     {{"no-db", no_argument, NULL, OPT_NO_DB}, LLP_CLI_STORE},
     {{"no-cache", no_argument, NULL, OPT_NO_CACHE}, LLP_CLI_STORE},
@@ -76,6 +77,9 @@ static const struct {
     {LLP_CLI_THREADS, "  -t, --threads N        worker threads (default: physical cores)\n"},
     {LLP_CLI_CONTEXT, "  -c, --ctx-size N       context size in tokens (default: the model's)\n"
                       "      --kv-type f16|f32  KV cache element type (default: f16)\n"},
+    {LLP_CLI_PARALLEL,
+     "      --parallel N       records decoded together, 1-64 (default: up to 8, as\n"
+     "                         memory for N full contexts allows; -v prints it)\n"},
     {LLP_CLI_STORE,
      "      --db PATH          store (default: $LLP_DB, else\n"
      "                         $XDG_DATA_HOME/llamapipe/llamapipe.db)\n"
@@ -327,6 +331,8 @@ static int common_option(llp_cli *c, int id, const char *arg, llp_err *err)
         if (c->ctx_size > 0 && c->ctx_size < 16)
             return llp_err_set(err, "--ctx-size: must be 0 (the model's) or at least 16, got '%s'", arg);
         return 0;
+    case OPT_PARALLEL:
+        return llp_opt_int("--parallel", arg, 1, LLP_PARALLEL_MAX, &c->parallel, err);
     case OPT_KV_TYPE:
         c->kv_type_given = true;
         return llp_kv_type_parse(arg, &c->kv_type, err);

@@ -47,6 +47,9 @@
 
 #define LLP_VERSION "0.1.0"
 
+/* Most sequences --parallel accepts. */
+#define LLP_PARALLEL_MAX 64
+
 /* Exit codes a script can trust (SPEC section 4). */
 enum {
     LLP_EXIT_OK      = 0,   /* every record done */
@@ -91,6 +94,9 @@ typedef struct llp_cli {
     int         ctx_size;     /* -c/--ctx-size; 0 = the model's own, else 16..1048576 */
     llp_kv_type kv_type;      /* --kv-type f16|f32, default f16 */
     bool        kv_type_given;
+    int         parallel;     /* --parallel N, 1..LLP_PARALLEL_MAX; 0 = the
+                                 default the model and memory allow
+                                 (llp_engine_auto_parallel) */
     const char *db_path;      /* --db PATH; NULL = the store's default ($LLP_DB...) */
     bool        no_db;        /* --no-db: run without recording */
     bool        no_cache;     /* --no-cache: recompute cached items */
@@ -128,7 +134,8 @@ enum {
     LLP_CLI_SAMPLING  = 1u << 6,  /* --temp, --top-k, --top-p, --min-p,
                                      --repeat-penalty, --seed, --stop, -v */
     LLP_CLI_N_PREDICT = 1u << 7,  /* -n */
-    LLP_CLI_ALL       = 0xffu,
+    LLP_CLI_PARALLEL  = 1u << 8,  /* --parallel */
+    LLP_CLI_ALL       = 0x1ffu,
 };
 
 /* The groups of each record tool, shared by its binary and llp-run's steps
@@ -137,7 +144,7 @@ enum {
 #define LLP_CLI_TOKENIZE    LLP_CLI_RECORD_TOOL
 #define LLP_CLI_EMBED       (LLP_CLI_RECORD_TOOL | LLP_CLI_THREADS | LLP_CLI_CONTEXT)
 #define LLP_CLI_CLASSIFY    LLP_CLI_EMBED
-#define LLP_CLI_SUMMARIZE   (LLP_CLI_EMBED | LLP_CLI_SAMPLING)
+#define LLP_CLI_SUMMARIZE   (LLP_CLI_EMBED | LLP_CLI_SAMPLING | LLP_CLI_PARALLEL)
 #define LLP_CLI_GENERATE    (LLP_CLI_SUMMARIZE | LLP_CLI_N_PREDICT)
 
 /* What a tool adds to the common options. Every member may be NULL/0. */

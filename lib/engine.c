@@ -4,7 +4,9 @@
 #include "engine.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
+#include "cli.h"
 #include "quant.h"
 
 json_t *llp_model_meta(const llp_model *m, const llp_tokenizer *tok)
@@ -56,7 +58,9 @@ llp_engine *llp_engine_open(const llp_engine_opts *o, llp_err *err)
                     o->model_path, llp_tokenizer_n_vocab(e->tok), e->model->cfg.n_vocab);
         goto fail;
     }
-    llp_context_params cp = { .n_ctx = o->n_ctx, .n_seq = o->n_seq, .n_batch = o->n_batch,
+    e->n_seq = o->n_seq == LLP_ENGINE_SEQ_AUTO ? llp_engine_auto_parallel(e->model, o->n_ctx, o->kv_type)
+               : o->n_seq > 0 ? o->n_seq : 1;
+    llp_context_params cp = { .n_ctx = o->n_ctx, .n_seq = e->n_seq, .n_batch = o->n_batch,
                               .n_threads = o->n_threads, .kv_type = o->kv_type };
     if (!(e->ctx = llp_context_new(e->model, &cp, err))) goto fail;
     e->meta = llp_model_meta(e->model, e->tok);
@@ -64,6 +68,25 @@ llp_engine *llp_engine_open(const llp_engine_opts *o, llp_err *err)
 fail:
     llp_engine_free(e);
     return NULL;
+}
+
+int llp_engine_auto_parallel(const llp_model *m, int n_ctx, llp_kv_type kv)
+{
+    const llp_config *c = &m->cfg;
+    if (n_ctx <= 0) n_ctx = c->n_ctx_train < 4096 ? c->n_ctx_train : 4096;
+    double per_seq = (double)llp_kv_bytes_per_seq(kv, c->n_layers, n_ctx, c->kv_dim);
+    double ram = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    double budget = (ram - (double)gguf_file_size(m->file)) / 2;
+    int n = per_seq > 0 && budget > 0 ? (int)(budget / per_seq) : 1;
+    if (n > LLP_PARALLEL_DEFAULT_MAX) n = LLP_PARALLEL_DEFAULT_MAX;
+    return n < 1 ? 1 : n;
+}
+
+void llp_engine_note_parallel(const llp_engine *e, const char *tool, const char *why)
+{
+    llp_note(tool, "--parallel %d: up to %d record%s decoded together (%s)", e->n_seq, e->n_seq,
+             e->n_seq == 1 ? "" : "s",
+             why ? why : "the default: at most 8, as memory for that many full contexts allows");
 }
 
 llp_chat_format llp_engine_chat(const llp_engine *e, int want)

@@ -26,16 +26,35 @@ typedef struct llp_engine {
     char fingerprint[LLP_HASH_HEX];
     json_t *meta;           /* {"arch","n_params","dim","n_layers",...} */
     int64_t file_size;
+    int n_seq;              /* sequences of ctx (the chosen --parallel) */
 } llp_engine;
 
 typedef struct llp_engine_opts {
     const char *model_path;     /* required */
     int n_ctx;                  /* 0: the model's own (at most 4096) */
-    int n_seq;                  /* sequences in the KV cache (0: 1) */
+    int n_seq;                  /* sequences in the KV cache (0: 1;
+                                   LLP_ENGINE_SEQ_AUTO: llp_engine_auto_parallel) */
     int n_batch;                /* 0: 512 */
     int n_threads;              /* 0: physical cores */
     llp_kv_type kv_type;        /* 0: f16 */
 } llp_engine_opts;
+
+#define LLP_ENGINE_SEQ_AUTO (-1)
+/* Most sequences the default --parallel decodes together. Eight fill the
+ * integer kernels' row groups on this class of machine: the aggregate
+ * generation rate is flat beyond it (llp-bench --parallel). */
+#define LLP_PARALLEL_DEFAULT_MAX 8
+
+/* The default --parallel for a model: LLP_PARALLEL_DEFAULT_MAX, lowered
+ * so that that many full n_ctx-token KV caches of kv type fit in half of
+ * the memory left once the model file is resident (sysconf's physical
+ * pages); at least 1. n_ctx 0: the model's own (at most 4096). */
+int llp_engine_auto_parallel(const llp_model *m, int n_ctx, llp_kv_type kv);
+
+/* "note: --parallel N: ..." on stderr: how many records a tool decodes
+ * together, and why (for -v and --progress); why NULL: the default chose
+ * it. */
+void llp_engine_note_parallel(const llp_engine *e, const char *tool, const char *why);
 
 /* Open the model named by opts. err names the file on failure; a missing
  * model path gives "no model: pass -m MODEL or set LLP_MODEL". */

@@ -3,6 +3,9 @@
  */
 #include "generate_task.h"
 
+#include "gen_sched.h"
+
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,39 +30,82 @@ static void stream_text(void *ctx, const char *bytes, size_t n)
     fflush(stdout);
 }
 
-static int process(void *ctx, llp_batch *b, llp_record *const *recs, int n,
-                   llp_batch_result *res, llp_err *err)
+/* The records run through the generator's scheduler, up to one per
+ * sequence of its context (--parallel): the batch loop hands each over
+ * with start, advance runs one forward pass for all of them, and each
+ * finished one goes back with its ticket. */
+static int start(void *ctx, llp_batch *b, llp_record *rec, long ticket, llp_err *err)
+{
+    llp_gen_task *t = ctx;
+    (void)err;
+    llp_batch_result res = { 0 };
+    llp_tokens ids = { 0 };
+    llp_err rerr;
+    if (rec->text_len == 0) {
+        llp_batch_result_fail(&res, "empty prompt");
+    } else if (llp_gen_tokenize_prompt(t->gen, rec->text, rec->text_len, &ids, &rerr)) {
+        llp_batch_result_fail(&res, "%s", rerr.msg);
+    } else {
+        int cut = llp_gen_fit_prompt(t->gen, &ids);
+        if (cut && !t->quiet)
+            llp_warn("llp-generate", "%s: prompt of %d tokens cut to %d (its start dropped) to "
+                     "leave %d of the %d-token context for the completion",
+                     rec->where, (int)ids.n + cut, (int)ids.n,
+                     llp_gen_room(t->n_ctx, t->n_predict), t->n_ctx);
+        /* its own sampler stream: the same output whatever shares its passes */
+        llp_gen_request r = { .ids = ids.ids, .n_ids = (int)ids.n, .n_cut = cut,
+                              .seed = llp_gen_record_seed(t->seed, rec->id),
+                              .hooks = &t->hooks, .tag = (void *)(intptr_t)ticket };
+        if (llp_gen_sched_submit(t->sched, &r, &rerr) == 0) {
+            llp_tokens_free(&ids);
+            return 0;
+        }
+        llp_batch_result_fail(&res, "%s", rerr.msg);
+    }
+    llp_tokens_free(&ids);
+    llp_batch_finished(b, ticket, &res);
+    return 0;
+}
+
+static int advance(void *ctx, llp_batch *b, llp_err *err)
+{
+    llp_gen_task *t = ctx;
+    if (llp_batch_stop_requested()) return LLP_BATCH_STOPPED;
+    if (llp_gen_sched_step(t->sched, err)) return -1;
+    void *tag;
+    llp_gen_result g;
+    while (llp_gen_sched_take(t->sched, &tag, &g)) {
+        llp_batch_result res = { .fields = llp_gen_result_fields(&g, t->into),
+                                 .tokens_in = g.tokens_in, .tokens_out = g.tokens_out };
+        if (t->stream) t->streamed = true;
+        llp_gen_result_free(&g);
+        llp_batch_finished(b, (long)(intptr_t)tag, &res);
+    }
+    return 0;
+}
+
+static void cancel(void *ctx, llp_batch *b)
 {
     llp_gen_task *t = ctx;
     (void)b;
-    (void)err;
-    for (int i = 0; i < n; i++) {
-        if (recs[i]->text_len == 0) {
-            llp_batch_result_fail(&res[i], "empty prompt");
-            continue;
-        }
-        llp_gen_hooks hooks = { .on_text = t->stream ? stream_text : NULL,
-                                .should_stop = llp_batch_stop_requested };
-        llp_gen_result g;
-        llp_err gerr;
-        int rc = llp_generate_text(t->gen, recs[i]->text, recs[i]->text_len, &hooks, &g, &gerr);
-        if (rc == LLP_GEN_STOPPED) return LLP_BATCH_STOPPED;
-        if (rc) {
-            llp_batch_result_fail(&res[i], "%s", gerr.msg);
-            continue;
-        }
-        t->streamed = t->stream;
-        if (g.truncated && !t->quiet)
-            llp_warn("llp-generate", "%s: prompt of %d tokens cut to %d (its start dropped) to "
-                     "leave %d of the %d-token context for the completion",
-                     recs[i]->where, g.tokens_in + g.n_cut, g.tokens_in,
-                     llp_gen_room(t->n_ctx, t->n_predict), t->n_ctx);
-        res[i].fields = llp_gen_result_fields(&g, t->into);
-        res[i].tokens_in = g.tokens_in;
-        res[i].tokens_out = g.tokens_out;
-        llp_gen_result_free(&g);
+    llp_gen_sched_cancel(t->sched);
+}
+
+static bool wants(void *ctx)
+{
+    llp_gen_task *t = ctx;
+    return llp_gen_sched_n_free(t->sched) > 0;
+}
+
+/* A sampled completion depends on its record's id (its sampler stream),
+ * so the id joins the cache key; a greedy one depends on the text alone. */
+static void input_extra(void *ctx, const llp_record *r, llp_hasher *h)
+{
+    llp_gen_task *t = ctx;
+    if (t->sampled) {
+        llp_hasher_add_str(h, "record-id");
+        llp_hasher_add_str(h, r->id);
     }
-    return 0;
 }
 
 /* --out text: the completion, one per record (already on screen when it was
@@ -83,6 +129,11 @@ void llp_gen_task_init(llp_gen_task *t, llp_context *ctx, const llp_tokenizer *t
 {
     memset(t, 0, sizeof *t);
     t->gen = llp_generator_new(ctx, tok, p);
+    t->sched = llp_generator_sched(t->gen);
+    t->seed = p->sampling.seed;
+    t->sampled = p->sampling.temp > 0;
+    /* streaming shows one record's tokens as they come: one at a time */
+    t->hooks.on_text = stream ? stream_text : NULL;
     t->into = into;
     t->stream = stream;
     t->n_ctx = llp_context_n_ctx(ctx);
@@ -91,7 +142,11 @@ void llp_gen_task_init(llp_gen_task *t, llp_context *ctx, const llp_tokenizer *t
     llp_gen_output_columns(into, t->cols);
     bt->task = "generate";
     bt->params = t->params;
-    bt->process = process;
+    bt->start = start;
+    bt->advance = advance;
+    bt->cancel = cancel;
+    bt->wants = wants;
+    bt->input_extra = input_extra;
     bt->ctx = t;
     bt->prefer_field = "prompt";
     bt->output_columns = (const char *const *)t->cols;

@@ -18,6 +18,10 @@
 
 typedef struct llp_gen_task {
     llp_generator *gen;
+    llp_gen_sched *sched;       /* the generator's: one record per sequence */
+    llp_gen_hooks hooks;        /* of every request (streaming) */
+    uint64_t seed;              /* the run's; each record draws from its own */
+    bool sampled;               /* temp > 0: the record id joins the cache key */
     const char *into;           /* --into NAME, or NULL */
     bool stream;                /* write completions to stdout as produced */
     bool streamed;              /* the current record's text went to the stream */
@@ -34,9 +38,11 @@ typedef struct llp_gen_task {
 llp_gen_params llp_gen_params_from_cli(const llp_cli *cli, const llp_engine *e, int chat,
                                        const char *system);
 
-/* Set up the task on ctx (sequence 0 of it is used) and fill the batch tool:
- * task, params, process, columns, text printer, prompt field. The caller
- * adds the model fields and any input source. */
+/* Set up the task on ctx and fill the batch tool: task, params, the
+ * continuous callbacks, columns, text printer, prompt field. Up to one
+ * record per sequence of ctx is in flight (--parallel); stream needs ctx
+ * to have one sequence. The caller adds the model fields and any input
+ * source. */
 void llp_gen_task_init(llp_gen_task *t, llp_context *ctx, const llp_tokenizer *tok,
                        const llp_gen_params *p, const char *into, bool stream,
                        llp_batch_tool *bt);

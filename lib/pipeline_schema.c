@@ -50,6 +50,7 @@ static const pl_option options[] = {
     { "threads", "threads", PL_INT, COMPUTING, NULL, false },
     { "ctx_size", "ctx-size", PL_INT, COMPUTING, NULL, false },
     { "kv_type", "kv-type", PL_STRING, GENERATING | T(LLP_STEP_EMBED), NULL, false },
+    { "parallel", "parallel", PL_INT, T(LLP_STEP_GENERATE) | T(LLP_STEP_SUMMARIZE), NULL, false },
     { "field", "field", PL_STRING, ALL_TOOLS, NULL, false },
     { "into", "into", PL_STRING, ALL_TOOLS, NULL, false },
     { "no_cache", "no-cache", PL_BOOL, ALL_TOOLS, NULL, false },

@@ -56,9 +56,13 @@ static void add_col(pl_task *t, const char *into, const char *primary, const cha
 }
 
 
+/* The context of a generating step: one sequence per record in flight
+ * (parallel:, else the default for the model and memory). */
 static llp_context *step_context(const llp_cli *cli, llp_engine *e, llp_err *err)
 {
-    llp_context_params cp = { .n_ctx = cli->ctx_size, .n_threads = cli->threads,
+    int n_seq = cli->parallel ? cli->parallel
+                              : llp_engine_auto_parallel(e->model, cli->ctx_size, cli->kv_type);
+    llp_context_params cp = { .n_ctx = cli->ctx_size, .n_seq = n_seq, .n_threads = cli->threads,
                               .kv_type = cli->kv_type };
     return llp_context_new(e->model, &cp, err);
 }

@@ -55,7 +55,7 @@ q() { sqlite3 "$DB" "$1"; }
 "$BIN/llp-generate" -m "$M" --db "$DB" -n 6 --temp 0.8 -v -p "Hello" > out1.txt 2> err1.txt; rc=$?
 is "$rc" 0 "--temp 0.8 without --seed: exit 0"
 seed1=$(q "select json_extract(params,'\$.seed') from jobs order by id desc limit 1")
-case $(cat err1.txt) in "llp-generate: note: seed $seed1 (drawn at random; --seed $seed1 repeats this run)") ok 0 "-v says the seed drawn, as stored";;
+case $(grep seed err1.txt) in "llp-generate: note: seed $seed1 (drawn at random; --seed $seed1 repeats this run)") ok 0 "-v says the seed drawn, as stored";;
   *) diag "$(cat err1.txt) / stored $seed1"; ok 1 "-v says the seed drawn, as stored";; esac
 [ "$seed1" != 0 ]; ok $? "the job's params hold the drawn seed ($seed1)"
 "$BIN/llp-generate" -m "$M" --db "$DB" -n 6 --temp 0.8 -p "Hello" > out2.txt 2> err2.txt
@@ -68,7 +68,9 @@ cmp -s out1.txt out3.txt; ok $? "--seed with the drawn seed repeats the run"
 "$BIN/llp-generate" -m "$M" --db "$DB" -n 6 --temp 0.8 --seed "$seed1" -p "Hello" > out4.txt 2>/dev/null
 is "$(q "select cached from items order by rowid desc limit 1")" 1 "a given seed is served from the cache"
 "$BIN/llp-generate" -m "$M" --db "$DB" -n 6 --temp 0 -v -p "Hello" > /dev/null 2> err5.txt
-is "$(cat err5.txt)" "" "greedy (--temp 0) draws no seed"
+is "$(grep seed err5.txt)" "" "greedy (--temp 0) draws no seed"
+is "$(grep parallel err5.txt)" "llp-generate: note: --parallel 1: up to 1 record decoded together (one prompt streamed as it is made runs alone)" \
+   "-v says how many records run together, and why"
 
 # ---- float settings are stored as given ------------------------------------
 "$BIN/llp-generate" -m "$M" --db "$DB" -n 2 --temp 0.8 --top-p 0.9 --min-p 0.1 --repeat-penalty 1.3 --seed 3 -p "Hi" > /dev/null
