@@ -1,10 +1,10 @@
 /*
- * summarize.c — map-reduce summaries (summarize.h): the tree of summaries
- * of one document, the model-backed summarizer with its prompts and
- * budget, and the tree's items in the store.
+ * summarize.c — map-reduce summaries (summarize.h): the model-backed
+ * summarizer with its prompts and budget, and the tree's items in the
+ * store.
  *
- * Not for: splitting text (split.c), the generation loop (generate.c) or
- * the record loop (batch.c).
+ * Not for: building the tree (summary_tree.c), splitting text (split.c),
+ * the generation loop (generate.c) or the record loop (batch.c).
  */
 #include "summarize.h"
 #include "utf8.h"
@@ -20,23 +20,10 @@
 /* Tokens kept free in every prompt for tokenization differences at the
  * edges of the inserted text. */
 #define PROMPT_MARGIN 8
-/* Tokens a blank line between two joined summaries may cost. */
+/* Tokens a blank line between two joined summaries may cost (as in
+ * summary_tree.c). */
 #define JOIN_TOKENS 4
 #define MIN_BUDGET LLP_SUMMARY_MIN_TOKENS
-
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-/* A malloc'd copy of s[0..n) without surrounding whitespace. */
-static char *trimmed(const char *s, size_t n)
-{
-    size_t a = 0;
-    while (a < n && is_space(s[a])) a++;
-    while (n > a && is_space(s[n - 1])) n--;
-    return llp_strndup(s + a, n - a);
-}
 
 void llp_summary_tree_free(llp_summary_tree *t)
 {
@@ -52,182 +39,6 @@ void llp_summary_tree_free(llp_summary_tree *t)
 const llp_summary_node *llp_summary_root(const llp_summary_tree *t)
 {
     return t->n_nodes > 0 ? &t->nodes[t->n_nodes - 1] : NULL;
-}
-
-/* ---- the tree --------------------------------------------------------------- */
-
-static int add_node(llp_summary_tree *t, int *cap)
-{
-    if (t->n_nodes == *cap) {
-        *cap = *cap ? *cap * 2 : 16;
-        t->nodes = llp_realloc(t->nodes, sizeof(llp_summary_node) * (size_t)*cap);
-    }
-    memset(&t->nodes[t->n_nodes], 0, sizeof(llp_summary_node));
-    return t->n_nodes++;
-}
-
-/* The node is done: tell on_node (the store commits it there). */
-static int node_done(const llp_summarize_plan *p, const llp_summary_tree *t, int at, llp_err *err)
-{
-    if (p->on_node && p->on_node(p->node_ctx, &t->nodes[at], err)) return LLP_SUMMARIZE_FATAL;
-    return 0;
-}
-
-/* Fill node->summary: from the lookup, else from the summarizer. Joined
- * summaries that are all empty give an empty summary without a call. */
-static int summarize_node(const llp_summarize_plan *p, llp_summary_tree *t, int at, llp_err *err)
-{
-    if (p->should_stop && p->should_stop()) return LLP_SUMMARIZE_STOPPED;
-    llp_summary_node *n = &t->nodes[at];
-    size_t len = strlen(n->input);
-    char *s = NULL;
-    size_t k = 0;
-    while (k < len && is_space(n->input[k])) k++;
-    if (k == len) {
-        n->summary = llp_strdup("");
-        return node_done(p, t, at, err);
-    }
-    if (p->lookup) {
-        int hit = p->lookup(p->lookup_ctx, n->level, n->input, len, &s, err);
-        if (hit < 0) return -1;
-        if (hit) {
-            n->summary = trimmed(s, strlen(s));
-            n->cached = true;
-            free(s);
-            return node_done(p, t, at, err);
-        }
-    }
-    int rc = p->summarize(p->ctx, n->level, n->input, len, &s, &n->tokens_in, &n->tokens_out,
-                          err);
-    if (rc) return rc == LLP_SUMMARIZE_STOPPED ? rc : -1;
-    n->summary = trimmed(s, strlen(s));
-    free(s);
-    t->tokens_in += n->tokens_in;
-    t->tokens_out += n->tokens_out;
-    return node_done(p, t, at, err);
-}
-
-/* A summary shortened to at most max tokens (normally it already is). */
-static char *clipped(const llp_tokenizer *tok, const char *s, int max)
-{
-    size_t len = strlen(s);
-    size_t keep = llp_prefix_for_tokens(tok, s, len, max, true);
-    return trimmed(s, keep);
-}
-
-/* Join children [first, first + count) of the level starting at node
- * `base`, each clipped, separated by blank lines. */
-static char *join_children(const llp_summary_tree *t, const llp_tokenizer *tok, int base,
-                           int first, int count, int clip)
-{
-    size_t cap = 1, n = 0;
-    for (int i = 0; i < count; i++) cap += strlen(t->nodes[base + first + i].summary) + 2;
-    char *out = llp_malloc(cap);
-    for (int i = 0; i < count; i++) {
-        char *c = clipped(tok, t->nodes[base + first + i].summary, clip);
-        size_t cl = strlen(c);
-        if (cl == 0) {
-            free(c);
-            continue;
-        }
-        if (n > 0) {
-            memcpy(out + n, "\n\n", 2);
-            n += 2;
-        }
-        memcpy(out + n, c, cl);
-        n += cl;
-        free(c);
-    }
-    out[n] = 0;
-    return out;
-}
-
-static int count_tokens(const llp_tokenizer *tok, const char *s, llp_err *err)
-{
-    return llp_count_tokens(tok, s, strlen(s), err);
-}
-
-/* The next level above the `count` nodes starting at `base`: groups of
- * consecutive summaries that fit in one chunk, at least two per group. */
-static int combine_level(const llp_summarize_plan *p, llp_summary_tree *t, int *cap, int base,
-                         int count, int level, llp_err *err)
-{
-    int clip = p->chunk_tokens / 2 - JOIN_TOKENS;
-    if (clip < 1) clip = 1;
-    int index = 0;
-    for (int i = 0; i < count;) {
-        int take = count - i < 2 ? count - i : 2;
-        char *joined = join_children(t, p->tok, base, i, take, clip);
-        while (i + take < count) {
-            char *more = join_children(t, p->tok, base, i, take + 1, clip);
-            int n = count_tokens(p->tok, more, err);
-            if (n < 0) {
-                free(more);
-                free(joined);
-                return -1;
-            }
-            if (n > p->chunk_tokens) {
-                free(more);
-                break;
-            }
-            free(joined);
-            joined = more;
-            take++;
-        }
-        int at = add_node(t, cap);
-        llp_summary_node *n = &t->nodes[at];
-        n->level = level;
-        n->index = ++index;
-        n->first_child = i + 1;
-        n->n_children = take;
-        n->input = joined;
-        for (int c = 0; c < take; c++) t->nodes[base + i + c].parent = index;
-        int rc = summarize_node(p, t, at, err);
-        if (rc) return rc;
-        i += take;
-    }
-    return index;
-}
-
-int llp_summarize_tree(const llp_summarize_plan *p, const char *text, size_t len,
-                       llp_summary_tree *out, llp_err *err)
-{
-    memset(out, 0, sizeof *out);
-    llp_span *spans;
-    int n_spans, cap = 0, rc = 0;
-    if (llp_split_text(p->tok, text, len, p->chunk_tokens, &spans, &n_spans, err)) return -1;
-    if (n_spans == 0) return llp_err_set(err, "the document holds only whitespace");
-    llp_summary_tree t = { 0 };
-    for (int i = 0; i < n_spans && rc == 0; i++) {
-        int at = add_node(&t, &cap);
-        llp_summary_node *n = &t.nodes[at];
-        n->level = 1;
-        n->index = i + 1;
-        n->start = spans[i].start;
-        n->end = spans[i].end;
-        n->input = llp_strndup(text + spans[i].start, spans[i].end - spans[i].start);
-        rc = summarize_node(p, &t, at, err);
-    }
-    free(spans);
-    t.n_leaves = n_spans;
-    t.levels = 1;
-    int base = 0, count = n_spans;
-    while (rc == 0 && count > 1) {
-        int made = combine_level(p, &t, &cap, base, count, t.levels + 1, err);
-        if (made < 0) {
-            rc = made;
-            break;
-        }
-        base += count;
-        count = made;
-        t.levels++;
-    }
-    if (rc != 0) {
-        llp_summary_tree_free(&t);
-        return rc;
-    }
-    *out = t;
-    return 0;
 }
 
 /* ---- the model-backed summarizer ----------------------------------------------- */

@@ -114,11 +114,51 @@ typedef struct llp_summarize_plan {
     void *node_ctx;
 } llp_summarize_plan;
 
-/* Build the whole tree of text (len bytes, not empty). Returns 0, -1 with
- * err set, LLP_SUMMARIZE_STOPPED or LLP_SUMMARIZE_FATAL; on failure *out is
- * left empty. */
+/* Build the whole tree of text (len bytes, not empty), one node at a time
+ * through the builder below. Returns 0, -1 with err set,
+ * LLP_SUMMARIZE_STOPPED or LLP_SUMMARIZE_FATAL; on failure *out is left
+ * empty. */
 int llp_summarize_tree(const llp_summarize_plan *p, const char *text, size_t len,
                        llp_summary_tree *out, llp_err *err);
+
+/* ---- the tree built incrementally (summary_tree.c) -----------------------
+ * For callers that summarize many nodes at once: every node whose input is
+ * known can be handed out before the others finish, and a combining node
+ * is formed as soon as its children are done (the same groups as a
+ * level-by-level build). The plan's summarize and should_stop are not
+ * used: the caller makes the summaries; lookup and on_node are. */
+typedef struct llp_summary_build llp_summary_build;
+
+typedef struct llp_summary_want {
+    int node;               /* the node's handle, for llp_summary_build_done */
+    int level;              /* 1: a chunk; else joined summaries */
+    const char *text;       /* what to summarize (the builder's) */
+    size_t len;
+} llp_summary_want;
+
+/* Split text into its chunks (level 1). NULL with err when it cannot be
+ * split or holds only whitespace. */
+llp_summary_build *llp_summary_build_new(const llp_summarize_plan *p, const char *text,
+                                         size_t len, llp_err *err);
+void llp_summary_build_free(llp_summary_build *b);
+
+/* The next node to summarize, lowest level first, marked running: 1 with
+ * *w set; 0 when none is ready (the running ones must finish first, or the
+ * tree is done). Nodes the lookup knows, or whose input is empty, are
+ * finished here without being handed out. -1 with err (a lookup or
+ * counting failure) or LLP_SUMMARIZE_FATAL (on_node failed). */
+int llp_summary_build_next(llp_summary_build *b, llp_summary_want *w, llp_err *err);
+
+/* The summary of a running node (copied, trimmed); on_node hears of it.
+ * Returns 0, -1 with err, or LLP_SUMMARIZE_FATAL. */
+int llp_summary_build_done(llp_summary_build *b, int node, const char *summary, int tokens_in,
+                           int tokens_out, llp_err *err);
+
+/* True once the root has its summary. */
+bool llp_summary_build_finished(const llp_summary_build *b);
+
+/* The finished tree, nodes level by level (the builder keeps nothing). */
+void llp_summary_build_take(llp_summary_build *b, llp_summary_tree *out);
 
 /* ---- summaries with a model ---------------------------------------------- */
 
