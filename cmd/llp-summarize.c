@@ -93,7 +93,8 @@ int main(int argc, char **argv)
         free(template);
         return llp_cli_usage_error(&cli, "%s: %s", o.prompt_file, err.msg);
     }
-    llp_engine_opts eo = { .model_path = cli.model, .n_ctx = cli.ctx_size,
+    int n_seq = cli.parallel ? cli.parallel : LLP_ENGINE_SEQ_AUTO;
+    llp_engine_opts eo = { .model_path = cli.model, .n_ctx = cli.ctx_size, .n_seq = n_seq,
                            .n_threads = cli.threads, .kv_type = cli.kv_type };
     llp_engine *e = llp_engine_open(&eo, &err);
     if (!e) llp_die(cli.tool, "%s", err.msg);
@@ -121,7 +122,9 @@ int main(int argc, char **argv)
         .model_fp = e->fingerprint, .model_path = e->model->path, .model_size = e->file_size,
         .model_meta = e->meta,
     };
-    llp_summarize_task_init(&t, summarizer, e->fingerprint, cli.no_cache, cli.into, &bt);
+    if ((cli.verbose || cli.progress) && !cli.quiet)
+        llp_engine_note_parallel(e, cli.tool, cli.parallel ? "as asked" : NULL);
+    llp_summarize_task_init(&t, summarizer, e->tok, e->fingerprint, cli.no_cache, cli.into, &bt);
     rc = llp_batch_run(&cli, &bt, argc, argv);
 
     llp_summarize_task_free(&t);

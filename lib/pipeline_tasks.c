@@ -174,7 +174,7 @@ static int summarize_setup(pl_task *t, const pl_step_opts *o, const llp_cli *cli
         llp_note(cli->tool, "summary budget lowered to %d tokens to fit a context of %d",
                  llp_summarizer_budget(t->summarizer), llp_context_n_ctx(t->ctx));
     t->sum_task = llp_calloc(1, sizeof *t->sum_task);
-    llp_summarize_task_init(t->sum_task, t->summarizer, e->fingerprint, cli->no_cache, t->into,
+    llp_summarize_task_init(t->sum_task, t->summarizer, e->tok, e->fingerprint, cli->no_cache, t->into,
                             bt);
     return 0;
 }

@@ -216,6 +216,30 @@ json_t *llp_summarizer_params_json(const llp_summarizer *s)
                      "n_ctx", llp_context_n_ctx(s->ctx));
 }
 
+int llp_summarizer_prompt_ids(llp_summarizer *s, int level, const char *text, size_t len,
+                              llp_tokens *ids, int *cut, llp_err *err)
+{
+    size_t plen;
+    char *prompt = fill_template(level == 1 ? s->prompt_chunk : s->prompt_combine, text, len,
+                                 &plen);
+    int rc = llp_gen_tokenize_prompt(s->gen, prompt, plen, ids, err);
+    free(prompt);
+    if (rc == 0) *cut = llp_gen_fit_prompt(s->gen, ids);
+    return rc;
+}
+
+llp_gen_sched *llp_summarizer_sched(llp_summarizer *s) { return llp_generator_sched(s->gen); }
+uint64_t llp_summarizer_seed(const llp_summarizer *s) { return s->p.sampling.seed; }
+
+char *llp_summarizer_text(const llp_gen_result *r)
+{
+    /* valid UTF-8 from the start (a token budget can end inside a
+     * character): the store keeps summaries as JSON strings, so a summary
+     * reused from the cache must be the same bytes as a fresh one, or the
+     * summaries combined from it would differ */
+    return llp_utf8_sanitize(r->text, r->len, NULL);
+}
+
 int llp_summarizer_run(void *ctx, int level, const char *text, size_t len, char **summary,
                        int *tokens_in, int *tokens_out, llp_err *err)
 {
@@ -229,11 +253,7 @@ int llp_summarizer_run(void *ctx, int level, const char *text, size_t len, char 
     free(prompt);
     if (rc == LLP_GEN_STOPPED) return LLP_SUMMARIZE_STOPPED;
     if (rc) return -1;
-    /* valid UTF-8 from the start (a token budget can end inside a
-     * character): the store keeps summaries as JSON strings, so a summary
-     * reused from the cache must be the same bytes as a fresh one, or the
-     * summaries combined from it would differ */
-    *summary = llp_utf8_sanitize(r.text, r.len, NULL);
+    *summary = llp_summarizer_text(&r);
     *tokens_in = r.tokens_in;
     *tokens_out = r.tokens_out;
     llp_gen_result_free(&r);

@@ -207,6 +207,18 @@ json_t *llp_summarizer_params_json(const llp_summarizer *s);
 int llp_summarizer_run(void *ctx, int level, const char *text, size_t len, char **summary,
                        int *tokens_in, int *tokens_out, llp_err *err);
 
+/* For running many summaries at once over the summarizer's scheduler
+ * (gen_sched.h): the prompt ids of one call (the template around the text,
+ * wrapped and fitted; *cut as llp_gen_fit_prompt), the scheduler, the seed
+ * every call samples with (the run's: a node's summary depends on its text
+ * alone, as its cache key does), and the summary of a finished generation
+ * (malloc'd, valid UTF-8, as llp_summarizer_run makes it). */
+int llp_summarizer_prompt_ids(llp_summarizer *s, int level, const char *text, size_t len,
+                              llp_tokens *ids, int *cut, llp_err *err);
+struct llp_gen_sched *llp_summarizer_sched(llp_summarizer *s);
+uint64_t llp_summarizer_seed(const llp_summarizer *s);
+char *llp_summarizer_text(const llp_gen_result *r);
+
 /* ---- the tree in the store ------------------------------------------------
  * Each node becomes an item of the job with task LLP_SUMMARY_CHUNK_TASK,
  * record_id "DOC#L<level>.<index>", and output

@@ -13,19 +13,31 @@
 #include "hash.h"
 #include "summarize.h"
 
+struct sum_doc;
+struct sum_call;
+
 typedef struct llp_summarize_task {
     llp_summarizer *summarizer;     /* borrowed */
-    llp_summary_store store;        /* chunk items: filled per batch */
+    const llp_tokenizer *tok;       /* borrowed: measures chunks */
+    struct llp_gen_sched *sched;    /* the summarizer's */
+    struct sum_doc *docs;           /* in flight, in input order */
+    int n_docs;
+    struct sum_call *calls;         /* one per sequence: the requests' tags */
+    int n_calls;
+    llp_summary_store store;        /* chunk items: the store set at start */
     const char *into;
     json_t *params;                 /* cache parameters (owned) */
     char params_hash[LLP_HASH_HEX];
     char *cols[3];                  /* summary, chunks, levels (owned) */
 } llp_summarize_task;
 
-/* Set up over a summarizer and fill the batch tool: task, params, process,
- * columns, documents. model_fp names the model for the chunk items. */
-void llp_summarize_task_init(llp_summarize_task *t, llp_summarizer *s, const char *model_fp,
-                             bool no_cache, const char *into, llp_batch_tool *bt);
+/* Set up over a summarizer and fill the batch tool: task, params, the
+ * continuous callbacks, columns, documents. Every sequence of the
+ * summarizer's context runs one node at a time (--parallel). model_fp
+ * names the model for the chunk items. */
+void llp_summarize_task_init(llp_summarize_task *t, llp_summarizer *s, const llp_tokenizer *tok,
+                             const char *model_fp, bool no_cache, const char *into,
+                             llp_batch_tool *bt);
 void llp_summarize_task_free(llp_summarize_task *t);
 
 #endif

@@ -143,7 +143,8 @@ is "$(sqlite3 "$IDB" "select status from jobs where id = 2")" "done" "the rerun'
 "$S" -m "$M" --no-db --progress -c 256 --max-tokens 48 docs/sub/deep/long.txt 2> prog.txt > /dev/null
 case $(cat prog.txt) in *"llp-summarize: 1/1 100%"*) ok 0 "--progress on one long document: 1/1";; *) diag "$(cat prog.txt)"; ok 1 "--progress on one long document: 1/1";; esac
 ok "$(grep -q "$(printf '\r')" prog.txt; [ $? -ne 0 ]; echo $?)" "--progress into a file: no \\r redraws"
-is "$(head -1 prog.txt | cut -d' ' -f1-3)" "llp-summarize: 0/1 0%" "its first line: nothing done yet, one document to do"
+is "$(head -1 prog.txt | cut -d' ' -f1-3)" "llp-summarize: note: --parallel" "progress first says how many documents run together"
+is "$(sed -n 2p prog.txt | cut -d' ' -f1-3)" "llp-summarize: 0/1 0%" "then: nothing done yet, one document to do"
 
 # other inputs
 got=$(printf 'Line one.\nLine two.\n\nA second paragraph.\n' | "$S" -m "$M" --no-db -q | python3 -c 'import json,sys; r=[json.loads(l) for l in sys.stdin]; print(len(r), r[0]["id"], r[0]["chunks"])')
