@@ -277,7 +277,7 @@ size_t llp_matmul_packed_bytes(uint32_t type, int64_t n_in, int64_t n_out)
 bool llp_matmul_prefers_packed(uint32_t type)
 {
     /* The scalar set multiplies either layout as slowly, so packing would
-     * only cost load time; the avx2 set has no packed products. */
+     * only cost load time; a set packs the types it has products for. */
     const llp_kernel_set *ks = llp_kernels_current();
     return llp_pack_supported(type) && ks != &llp_kernels_scalar && ks->gemm_packed[type];
 }

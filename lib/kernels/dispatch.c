@@ -46,7 +46,12 @@ LLP_DECLARE_ATTN(avx512)
  * kernels of lanes_avx512.c below 8 tokens), its Q2_K and Q4_K-Q6_K the
  * lane kernels of klanes_avx512.c, and every quantized type has a product
  * on packed weights (declared in kernels.h). */
-const llp_kernel_set llp_kernels_avx2 = X86_SET(avx2, avx2, avx2);
+const llp_kernel_set llp_kernels_avx2 = X86_SET(avx2, avx2, avx2,
+    .gemm_packed = {
+        [LLP_Q4_0] = llp_gemm_packed_q4_0_avx2, [LLP_Q4_1] = llp_gemm_packed_q4_1_avx2,
+        [LLP_Q5_0] = llp_gemm_packed_q5_0_avx2, [LLP_Q5_1] = llp_gemm_packed_q5_1_avx2,
+        [LLP_Q8_0] = llp_gemm_packed_q8_0_avx2,
+    });
 const llp_kernel_set llp_kernels_avx512 = X86_SET(avx512, packed512, klanes512,
     .gemm_packed = {
         [LLP_Q4_0] = llp_gemm_packed_q4_0_avx512, [LLP_Q4_1] = llp_gemm_packed_q4_1_avx512,

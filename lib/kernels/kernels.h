@@ -260,6 +260,13 @@ LLP_DECLARE_AVX512_GEMM(q5_k, klanes512)
 LLP_DECLARE_AVX512_GEMM(q6_k, klanes512)
 LLP_DECLARE_PACKED_ALL(avx512)
 
+/* The avx2 set's products on packed weights (packed_avx2.c). */
+#define LLP_DECLARE_PACKED_LEGACY(suffix)                                      \
+    LLP_DECLARE_PACKED(q4_0, suffix) LLP_DECLARE_PACKED(q4_1, suffix)          \
+    LLP_DECLARE_PACKED(q5_0, suffix) LLP_DECLARE_PACKED(q5_1, suffix)          \
+    LLP_DECLARE_PACKED(q8_0, suffix)
+LLP_DECLARE_PACKED_LEGACY(avx2)
+
 /* ---- scale unpacking shared by all sets -------------------------------- */
 
 /* Q4_K / Q5_K: the 8 6-bit scales and 8 6-bit mins of scales[12]. */
