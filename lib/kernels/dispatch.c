@@ -51,6 +51,8 @@ const llp_kernel_set llp_kernels_avx2 = X86_SET(avx2, avx2, avx2,
         [LLP_Q4_0] = llp_gemm_packed_q4_0_avx2, [LLP_Q4_1] = llp_gemm_packed_q4_1_avx2,
         [LLP_Q5_0] = llp_gemm_packed_q5_0_avx2, [LLP_Q5_1] = llp_gemm_packed_q5_1_avx2,
         [LLP_Q8_0] = llp_gemm_packed_q8_0_avx2,
+        [LLP_Q4_K] = llp_gemm_packed_q4_k_avx2, [LLP_Q5_K] = llp_gemm_packed_q5_k_avx2,
+        [LLP_Q6_K] = llp_gemm_packed_q6_k_avx2,
     });
 const llp_kernel_set llp_kernels_avx512 = X86_SET(avx512, packed512, klanes512,
     .gemm_packed = {

@@ -260,12 +260,14 @@ LLP_DECLARE_AVX512_GEMM(q5_k, klanes512)
 LLP_DECLARE_AVX512_GEMM(q6_k, klanes512)
 LLP_DECLARE_PACKED_ALL(avx512)
 
-/* The avx2 set's products on packed weights (packed_avx2.c). */
-#define LLP_DECLARE_PACKED_LEGACY(suffix)                                      \
-    LLP_DECLARE_PACKED(q4_0, suffix) LLP_DECLARE_PACKED(q4_1, suffix)          \
-    LLP_DECLARE_PACKED(q5_0, suffix) LLP_DECLARE_PACKED(q5_1, suffix)          \
-    LLP_DECLARE_PACKED(q8_0, suffix)
-LLP_DECLARE_PACKED_LEGACY(avx2)
+/* The avx2 set's products on packed weights (packed_avx2.c for the legacy
+ * types, kpacked_avx2.c for Q4_K, Q5_K and Q6_K). */
+#define LLP_DECLARE_PACKED_AVX2                                                \
+    LLP_DECLARE_PACKED(q4_0, avx2) LLP_DECLARE_PACKED(q4_1, avx2)              \
+    LLP_DECLARE_PACKED(q5_0, avx2) LLP_DECLARE_PACKED(q5_1, avx2)              \
+    LLP_DECLARE_PACKED(q8_0, avx2) LLP_DECLARE_PACKED(q4_k, avx2)              \
+    LLP_DECLARE_PACKED(q5_k, avx2) LLP_DECLARE_PACKED(q6_k, avx2)
+LLP_DECLARE_PACKED_AVX2
 
 /* ---- scale unpacking shared by all sets -------------------------------- */
 
