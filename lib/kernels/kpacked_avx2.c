@@ -18,10 +18,10 @@
  *     r: 4 codes of row r), shared by every token;
  *   - per token and sub-block: vpmaddubsw of those codes with the token's
  *     4 matching activation codes broadcast; the 16-bit pair sums of a
- *     few lines are added before one vpmaddwd widens them (exact: at most
- *     8 lines of 2 x 15 x 127 for Q4_K, 4 of 2 x 31 x 127 for Q5_K, 2 of
- *     2 x 63 x 127 for Q6_K), giving lane r the
- *     sub-block's exact dot, then isum += dot * sc (vpmulld);
+ *     few lines are added (exact: at most 8 lines of 2 x 15 x 127 for
+ *     Q4_K, 4 of 2 x 31 x 127 for Q5_K, 2 of 2 x 63 x 127 for Q6_K), then
+ *     one vpmaddwd against the sub-block's scale in both words of the lane
+ *     multiplies and widens them: isum += dot * sc, exactly;
  *   - per token: msum = sum_sub mn * bsum with vpmaddwd over word pairs;
  *   - the float step of the scalar set's gemm_k, per lane and in its order,
  *     acc += da * (d * (float)isum - dm * (float)msum),
@@ -93,10 +93,9 @@ INLINE __m256i kp_sbyte(__m256i v, int i)
     return _mm256_srai_epi32(_mm256_slli_epi32(v, 24 - 8 * i), 24);
 }
 
-/* Sum of u * a per dword lane, u unsigned, over 4 bytes: the 16-bit pair
- * sums of maddubs, to be widened by kp_widen after adding a few. */
+/* u * a per byte, u unsigned, summed in 16-bit pairs (vpmaddubsw), with
+ * the token's 4 activation codes at a in every lane. */
 INLINE __m256i kp_pairs(__m256i u, const int8_t *a) { return _mm256_maddubs_epi16(u, kp_a4(a)); }
-INLINE __m256i kp_widen(__m256i p) { return _mm256_madd_epi16(p, _mm256_set1_epi16(1)); }
 
 /* The float step of gemm_k for nt tokens. */
 INLINE void kp_finish(int nt, __m256 d, __m256 dm, const __m256i *isum, const __m256i *msum,
@@ -132,34 +131,20 @@ INLINE void kp_k4_half(enum kp_kind kind, int nt, const uint8_t *p, int h, int64
     __m256i mn_hi = _mm256_and_si256(
         kp_select(m4, _mm256_srli_epi32(s2, 4), _mm256_srli_epi32(s1, 2)), m6);
 
-    /* msum: the mins as word pairs (mn[2k], mn[2k+1]) against the token's
-     * 32-value block sums as word pairs. */
-    const __m256i pair01 = kp_byte_index(0, -1, 1, -1), pair23 = kp_byte_index(2, -1, 3, -1);
-    __m256i mn_pair[4] = {
-        _mm256_shuffle_epi8(mn_lo, pair01), _mm256_shuffle_epi8(mn_lo, pair23),
-        _mm256_shuffle_epi8(mn_hi, pair01), _mm256_shuffle_epi8(mn_hi, pair23),
-    };
-    __m256i msum[KP_TOKENS], isum[KP_TOKENS];
-    for (int t = 0; t < nt; t++) {
-        const int16_t *bs = act[t][b].bsums;
-        __m256i m = _mm256_setzero_si256();
-        for (int k = 0; k < 4; k++) {
-            int32_t s_even = bs[4 * k] + bs[4 * k + 1], s_odd = bs[4 * k + 2] + bs[4 * k + 3];
-            int32_t w = (int32_t)((uint32_t)(uint16_t)s_even | (uint32_t)(uint16_t)s_odd << 16);
-            m = _mm256_add_epi32(m, _mm256_madd_epi16(mn_pair[k], _mm256_set1_epi32(w)));
-        }
-        msum[t] = m;
-        isum[t] = _mm256_setzero_si256();
-    }
-
-    /* Sub-blocks 2q and 2q+1: low and high nibbles of the same bytes. */
-    /* 16-bit pair sums of up to `span` lines are added before widening:
-     * at most 8 x 3810 (Q4_K) or 4 x 7874 (Q5_K's five-bit codes). */
+    /* Sub-blocks 2q and 2q+1: low and high nibbles of the same bytes. The
+     * 16-bit pair sums of up to `span` lines (at most 8 x 2 x 15 x 127
+     * for Q4_K, 4 x 2 x 31 x 127 for Q5_K's five-bit codes) are multiplied
+     * by the sub-block's scale and widened in one vpmaddwd. */
     const int span = kind == KP_Q5_K ? 4 : 8;
+    __m256i isum[KP_TOKENS];
+    for (int t = 0; t < nt; t++) isum[t] = _mm256_setzero_si256();
 #pragma GCC unroll 4
     for (int q = 0; q < 4; q++) {
-        __m256i plo[KP_TOKENS], phi[KP_TOKENS], dlo[KP_TOKENS], dhi[KP_TOKENS];
-        for (int t = 0; t < nt; t++) dlo[t] = dhi[t] = _mm256_setzero_si256();
+        __m256i sc4 = q < 2 ? sc_lo : sc_hi;
+        const int ja = (2 * q) % 4, jb = (2 * q + 1) % 4;
+        __m256i sc_a = _mm256_shuffle_epi8(sc4, kp_byte_index(ja, -1, ja, -1));
+        __m256i sc_b = _mm256_shuffle_epi8(sc4, kp_byte_index(jb, -1, jb, -1));
+        __m256i plo[KP_TOKENS], phi[KP_TOKENS];
 #pragma GCC unroll 8
         for (int g = 0; g < 8; g++) {
             if (g % span == 0)
@@ -184,18 +169,30 @@ INLINE void kp_k4_half(enum kp_kind kind, int nt, const uint8_t *p, int h, int64
                 phi[t] = _mm256_add_epi16(phi[t], kp_pairs(hi, a + 32));
             }
             if (g % span == span - 1)
-                for (int t = 0; t < nt; t++) {
-                    dlo[t] = _mm256_add_epi32(dlo[t], kp_widen(plo[t]));
-                    dhi[t] = _mm256_add_epi32(dhi[t], kp_widen(phi[t]));
-                }
+                for (int t = 0; t < nt; t++)
+                    isum[t] = _mm256_add_epi32(isum[t],
+                                               _mm256_add_epi32(_mm256_madd_epi16(plo[t], sc_a),
+                                                                _mm256_madd_epi16(phi[t], sc_b)));
         }
-        __m256i sc4 = q < 2 ? sc_lo : sc_hi;
-        __m256i sc_a = _mm256_shuffle_epi8(sc4, kp_byte_index((2 * q) % 4, -1, -1, -1));
-        __m256i sc_b = _mm256_shuffle_epi8(sc4, kp_byte_index((2 * q + 1) % 4, -1, -1, -1));
-        for (int t = 0; t < nt; t++)
-            isum[t] = _mm256_add_epi32(
-                isum[t], _mm256_add_epi32(_mm256_mullo_epi32(dlo[t], sc_a),
-                                          _mm256_mullo_epi32(dhi[t], sc_b)));
+    }
+
+    /* msum: the mins as word pairs (mn[2k], mn[2k+1]) against the token's
+     * 32-value block sums as word pairs. */
+    const __m256i pair01 = kp_byte_index(0, -1, 1, -1), pair23 = kp_byte_index(2, -1, 3, -1);
+    __m256i mn_pair[4] = {
+        _mm256_shuffle_epi8(mn_lo, pair01), _mm256_shuffle_epi8(mn_lo, pair23),
+        _mm256_shuffle_epi8(mn_hi, pair01), _mm256_shuffle_epi8(mn_hi, pair23),
+    };
+    __m256i msum[KP_TOKENS];
+    for (int t = 0; t < nt; t++) {
+        const int16_t *bs = act[t][b].bsums;
+        __m256i m = _mm256_setzero_si256();
+        for (int k = 0; k < 4; k++) {
+            int32_t s_even = bs[4 * k] + bs[4 * k + 1], s_odd = bs[4 * k + 2] + bs[4 * k + 3];
+            int32_t w = (int32_t)((uint32_t)(uint16_t)s_even | (uint32_t)(uint16_t)s_odd << 16);
+            m = _mm256_add_epi32(m, _mm256_madd_epi16(mn_pair[k], _mm256_set1_epi32(w)));
+        }
+        msum[t] = m;
     }
     kp_finish(nt, kp_half(p, h), kp_half(p + KP_DMIN, h), isum, msum, act, b, acc);
 }
@@ -243,13 +240,17 @@ INLINE void kp_q6_k_half(int nt, const uint8_t *p, int h, int64_t b,
         __m256i u2 = _mm256_and_si256(v2, m6);
         __m256i x = kp_select(m2, _mm256_srli_epi16(v0, 6), _mm256_srli_epi16(v1, 4));
         __m256i u3 = _mm256_and_si256(kp_select(m4, x, _mm256_srli_epi16(v2, 2)), m6);
+        /* the sub-block's signed scale in both words of each lane: the
+         * pair sums are multiplied and widened in one vpmaddwd */
         __m256i s = kp_sbyte(sc[j / 4], j % 4);
+        s = _mm256_or_si256(_mm256_and_si256(s, _mm256_set1_epi32(0xffff)),
+                            _mm256_slli_epi32(s, 16));
         for (int t = 0; t < nt; t++) {
             const int8_t *a = act[t][b].qs + 16 * j;
             __m256i d01 = _mm256_add_epi16(kp_pairs(u0, a), kp_pairs(u1, a + 4));
             __m256i d23 = _mm256_add_epi16(kp_pairs(u2, a + 8), kp_pairs(u3, a + 12));
-            __m256i dot = _mm256_add_epi32(kp_widen(d01), kp_widen(d23));
-            isum[t] = _mm256_add_epi32(isum[t], _mm256_mullo_epi32(dot, s));
+            isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_madd_epi16(d01, s),
+                                                                 _mm256_madd_epi16(d23, s)));
         }
     }
     __m256 d = kp_half(p, h);
