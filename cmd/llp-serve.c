@@ -5,6 +5,7 @@
  * Wiring only: flags (cli.h) into llp_serve_opts, then llp_serve_run
  * (serve.h), where everything else lives.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,7 +157,7 @@ int main(int argc, char **argv)
     serve_flags f = { .o = { .host = "127.0.0.1", .port = 8080, .parallel = 4, .chat = -1,
                              .grace = 30, .limits = llp_serve_default_limits() } };
     llp_cli_init(&cli, "llp-serve");
-    cli.sampling.n_predict = 128;
+    cli.sampling.n_predict = INT_MIN;    /* not given: 128, at most --max-tokens */
     llp_cli_tool tool = { .groups = LLP_CLI_MODEL | LLP_CLI_THREADS | LLP_CLI_CONTEXT |
                                     LLP_CLI_STORE | LLP_CLI_SAMPLING | LLP_CLI_N_PREDICT,
                           .usage = usage, .options = long_options, .on_option = on_option,
@@ -167,10 +168,13 @@ int main(int argc, char **argv)
         return rc;
     }
     llp_serve_opts *o = &f.o;
+    bool n_given = cli.sampling.n_predict != INT_MIN;
+    if (!n_given)
+        cli.sampling.n_predict = o->limits.max_tokens < 128 ? o->limits.max_tokens : 128;
     if (cli.n_args) rc = llp_cli_usage_error(&cli, "unexpected argument '%s'", cli.args[0]);
     else if (!cli.model) rc = llp_cli_usage_error(&cli, "no model: pass -m MODEL or set LLP_MODEL");
     else if (cli.db_path && cli.no_db) rc = llp_cli_usage_error(&cli, "--db and --no-db exclude each other");
-    else if (cli.sampling.n_predict > o->limits.max_tokens)
+    else if (n_given && cli.sampling.n_predict > o->limits.max_tokens)
         rc = llp_cli_usage_error(&cli, "-n %d is more than --max-tokens %d",
                                  cli.sampling.n_predict, o->limits.max_tokens);
     if (rc != LLP_CLI_RUN) {

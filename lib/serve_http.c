@@ -317,11 +317,12 @@ llp_serve_http *llp_serve_http_start(llp_server *srv, int *port, llp_err *err)
                      MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     h->d = MHD_start_daemon(
-        flags, (uint16_t)o->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        flags, (uint16_t)o->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->limits.max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->limits.idle_timeout,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_END);
+        on_connection, h, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!h->d) {
         llp_err_set(err, "cannot listen on %s port %d (in use, or not an address of this host)",

@@ -17,7 +17,7 @@
 typedef struct queued {
     llp_serve_item it;
     char *error;
-    char task[300];
+    char task[300];             /* the route (copied) */
     char record_id[32];
     struct queued *next;
 } queued;
@@ -32,9 +32,9 @@ struct llp_serve_recorder {
     double started;
     pthread_t thread;
     pthread_mutex_t mu;
-    pthread_cond_t wake, idle;
+    pthread_cond_t wake;
     queued *head, *tail;
-    bool closing, writing;
+    bool closing;
     int64_t failures;
 };
 
@@ -54,7 +54,7 @@ static void write_batch(llp_serve_recorder *r, queued *batch)
     for (queued *q = batch; q && rc == 0; q = q->next) {
         json_t *out = json_pack("{s:s,s:i,s:O?}", "route", q->it.route, "status", q->it.status,
                                 "response", q->it.response);
-        llp_cache_key key = { q->task, r->model_fp, r->params_hash, { 0 } };
+        llp_cache_key key = { "serve", r->model_fp, r->params_hash, { 0 } };
         memcpy(key.input_hash, q->it.input_hash, LLP_HASH_HEX);
         llp_item item = { .record_id = q->record_id, .output = out, .error = q->error,
                           .tokens_in = q->it.tokens_in, .tokens_out = q->it.tokens_out,
@@ -86,7 +86,6 @@ static void *writer_main(void *arg)
     pthread_mutex_lock(&r->mu);
     for (;;) {
         if (!r->head) {
-            pthread_cond_broadcast(&r->idle);
             if (r->closing) break;
             pthread_cond_wait(&r->wake, &r->mu);
             continue;
@@ -96,7 +95,6 @@ static void *writer_main(void *arg)
         r->head = last->next;
         if (!r->head) r->tail = NULL;
         last->next = NULL;
-        r->writing = true;
         pthread_mutex_unlock(&r->mu);
         write_batch(r, batch);
         while (batch) {
@@ -105,7 +103,6 @@ static void *writer_main(void *arg)
             batch = next;
         }
         pthread_mutex_lock(&r->mu);
-        r->writing = false;
     }
     pthread_mutex_unlock(&r->mu);
     return NULL;
@@ -118,7 +115,6 @@ llp_serve_recorder *llp_serve_recorder_open(const llp_serve_opts *o, const llp_e
     r->started = llp_now();
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->wake, NULL);
-    pthread_cond_init(&r->idle, NULL);
     if (o->no_db) return r;
     if (!(r->path = llp_store_resolve_path(o->db_path, err))) goto fail;
     if (!(r->store = llp_store_open(r->path, err))) goto fail;
@@ -152,8 +148,8 @@ void llp_serve_recorder_put(llp_serve_recorder *r, llp_serve_item *it)
     q->it = *it;
     q->error = it->error ? llp_strdup(it->error) : NULL;
     q->it.error = NULL;
-    snprintf(q->task, sizeof q->task, "serve:%.280s", it->route);
-    q->it.route = q->task + 6;
+    snprintf(q->task, sizeof q->task, "%.290s", it->route);
+    q->it.route = q->task;
     snprintf(q->record_id, sizeof q->record_id, "req-%lld", (long long)it->n);
     pthread_mutex_lock(&r->mu);
     if (r->tail) r->tail->next = q;
@@ -179,7 +175,6 @@ int llp_serve_recorder_close(llp_serve_recorder *r, const char *status, llp_err 
     }
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->wake);
-    pthread_cond_destroy(&r->idle);
     free(r->path);
     free(r);
     return rc;

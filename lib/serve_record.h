@@ -8,7 +8,8 @@
  * Not for: the schema (store.h, docs/store.md) or what a request answers.
  *
  * An item: record_id "req-N" (N counts the server's requests from 1, also
- * its ordinal), task "serve:ROUTE" (e.g. "serve:/predict"), the request
+ * its ordinal), task "serve" (the job's tool, so `llp-jobs export` lists
+ * every request), the request
  * body's hash as input_hash, its JSON (or {"body": text} when it is not a
  * JSON object) as the item's input, and as output
  *   {"route": "/predict", "status": 200, "response": {...}}
@@ -35,7 +36,8 @@ llp_serve_recorder *llp_serve_recorder_open(const llp_serve_opts *o, const llp_e
 
 typedef struct llp_serve_item {
     int64_t n;                  /* the request's number (ordinal) */
-    const char *route;          /* the route's path, or the URL for an unknown one */
+    const char *route;          /* the route's path, or the URL for an unknown one
+                                   and for /pipelines/NAME */
     int status;
     json_t *input;              /* taken */
     char input_hash[LLP_HASH_HEX];

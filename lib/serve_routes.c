@@ -261,7 +261,7 @@ static void generation(llp_serve_request *r, json_t *body, gen_route route)
     if (route == GEN_PREDICT) {
         r->response = json_pack("{s:o,s:i,s:i,s:s,s:f}", "completion", text, "tokens_in",
                                 res->tokens_in, "tokens_out", res->tokens_out, "stop", res->stop,
-                                "ms", (llp_now() - r->started) * 1000);
+                                "ms", (double)(int64_t)((llp_now() - r->started) * 1e4) / 10);
     } else {
         char *id = response_id(r, route == GEN_CHAT ? "chatcmpl" : "cmpl");
         json_t *choice = route == GEN_CHAT
