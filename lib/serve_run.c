@@ -213,9 +213,9 @@ int llp_serve_run(const llp_serve_opts *o)
         int again = wait_signal(&stop_set, left < 0.05 ? left : 0.05);
         if (again) {
             int64_t id = llp_serve_recorder_job(srv.rec);
-            if (id > 0)
-                llp_store_jobs_mark(llp_serve_recorder_path(srv.rec), &id, 1,
-                                    LLP_JOB_INTERRUPTED, 1000, &err);
+            if (id > 0 && llp_store_jobs_mark(llp_serve_recorder_path(srv.rec), &id, 1,
+                                              LLP_JOB_INTERRUPTED, 1000, &err))
+                llp_error(TOOL, "%s", err.msg);
             llp_error(TOOL, "%s again: exiting now", strsignal(again));
             _exit(128 + again);
         }

@@ -4,7 +4,8 @@
 # serve_start NAME ARGS...   start llp-serve on 127.0.0.1, a free port chosen
 #                            by the kernel (--port 0 --port-file); sets
 #                            $PORT, $SPID, $URL; returns 1 if it never listened
-# serve_stop [SIGNAL]        signal it (TERM) and wait for its exit: $SRC
+# serve_stop [SIGNAL|none]   signal it (TERM; none: a signal was sent already)
+#                            and wait for its exit: $SRC
 # http_code FILE ARGS...     curl, body to FILE, prints the status code
 # jget FILE EXPR             a Python expression over the JSON in FILE (as d)
 
@@ -26,7 +27,7 @@ serve_start() {
 }
 
 serve_stop() {
-  kill "-${1:-TERM}" "$SPID" 2>/dev/null
+  [ "${1:-TERM}" = none ] || kill "-${1:-TERM}" "$SPID" 2>/dev/null
   _i=0
   while kill -0 "$SPID" 2>/dev/null && [ $_i -lt 600 ]; do sleep 0.1; _i=$((_i+1)); done
   if kill -0 "$SPID" 2>/dev/null; then diag "llp-serve $SPID did not stop; killing it"; kill -KILL "$SPID"; fi
