@@ -158,6 +158,11 @@ int llp_serve_run(const llp_serve_opts *o)
     llp_engine_opts eo = { .model_path = o->model_path, .n_ctx = o->n_ctx,
                            .n_seq = o->parallel > 0 ? o->parallel : 1, .n_threads = o->n_threads,
                            .kv_type = o->kv_type };
+    /* the pipelines first: a bad file fails before the model loads. One
+     * without `model:` runs on the served model, as llp-run would with
+     * LLP_MODEL set to it */
+    if (o->n_pipelines && !getenv("LLP_MODEL")) setenv("LLP_MODEL", o->model_path, 1);
+    if (!(srv.pipes = llp_serve_pipelines_load(o->pipelines, o->n_pipelines, &err))) goto fail;
     if (!(srv.e = llp_engine_open(&eo, &err))) goto fail;
     srv.n_ctx = llp_context_n_ctx(srv.e->ctx);
     srv.max_prompt = srv.n_ctx - 1;
@@ -167,10 +172,6 @@ int llp_serve_run(const llp_serve_opts *o)
     srv.chat_format = llp_engine_chat(srv.e, 1);
     model_name(o->model_path, srv.model_name, sizeof srv.model_name);
     srv.metrics = llp_serve_metrics_new();
-    /* a pipeline without `model:` runs on the served model, as llp-run
-     * would with LLP_MODEL set to it */
-    if (o->n_pipelines && !getenv("LLP_MODEL")) setenv("LLP_MODEL", o->model_path, 1);
-    if (!(srv.pipes = llp_serve_pipelines_load(o->pipelines, o->n_pipelines, &err))) goto fail;
     params = serve_params(o, &srv);
     if (!(srv.rec = llp_serve_recorder_open(o, srv.e, params, &err))) goto fail;
     llp_serve_engine_opts eng = { .max_queue = o->limits.max_queue, .n_threads = o->n_threads };
