@@ -259,9 +259,9 @@ static void generation(llp_serve_request *r, json_t *body, gen_route route)
     r->status = 200;
     json_t *text = llp_json_string(res->text, res->len);
     if (route == GEN_PREDICT) {
-        r->response = json_pack("{s:o,s:i,s:i,s:s,s:f}", "completion", text, "tokens_in",
+        r->response = json_pack("{s:o,s:i,s:i,s:s,s:I}", "completion", text, "tokens_in",
                                 res->tokens_in, "tokens_out", res->tokens_out, "stop", res->stop,
-                                "ms", (double)(int64_t)((llp_now() - r->started) * 1e4) / 10);
+                                "ms", (json_int_t)((llp_now() - r->started) * 1000 + 0.5));
     } else {
         char *id = response_id(r, route == GEN_CHAT ? "chatcmpl" : "cmpl");
         json_t *choice = route == GEN_CHAT
