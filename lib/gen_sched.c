@@ -410,6 +410,7 @@ int llp_gen_sched_step(llp_gen_sched *s, llp_err *err)
 
     for (int i = 0; i < s->n_slots; i++) {
         slot *sl = &s->slots[i];
+        if (sl->phase == SLOT_FREE) continue;   /* no hooks: nothing of it is in the pass */
         float *row = sl->n_rows ? s->logits + (size_t)sl->row * s->n_vocab : NULL;
         if (write_rows(sl->hooks->logits_out, row, sl->n_rows, s->n_vocab, err)) {
             llp_gen_sched_cancel(s);
