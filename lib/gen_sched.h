@@ -53,7 +53,8 @@ typedef struct llp_gen_request {
 typedef struct llp_gen_sched llp_gen_sched;
 
 /* A scheduler over every sequence of ctx (llp_context_n_seq slots), with
- * the generation parameters all its requests share. */
+ * the generation parameters of every request that brings none of its own
+ * (llp_gen_request.params; llp-serve's requests each have theirs). */
 llp_gen_sched *llp_gen_sched_new(llp_context *ctx, const llp_tokenizer *tok,
                                  const llp_gen_params *p);
 void llp_gen_sched_free(llp_gen_sched *s);
