@@ -29,7 +29,7 @@ BIN := $(if $(filter 1,$(SANITIZE)),$(BUILD)/bin,bin)
 CPPFLAGS += -D_GNU_SOURCE -Ilib -MMD -MP
 CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -pthread $(SANFLAGS)
 LDFLAGS  += -pthread $(SANFLAGS)
-LDLIBS   += -lopenblas -lsqlite3 -lyaml -ljansson -lxxhash -lm
+LDLIBS   += -lopenblas -lsqlite3 -lyaml -ljansson -lxxhash -lmicrohttpd -lm
 
 # Per-ISA kernels are compiled for their ISA and chosen at run time.
 AVX2_FLAGS   := -mavx2 -mfma -mf16c
@@ -49,7 +49,7 @@ TESTS_SH := $(wildcard tests/*.t)
 # Debian packages the build and the tests need (.ci/run installs the same).
 DEBIAN_PACKAGES := build-essential pkg-config python3 sqlite3 libopenblas-dev \
                    libsqlite3-dev libyaml-dev libjansson-dev libxxhash-dev \
-                   slurm-wlm munge
+                   libmicrohttpd-dev curl nodejs npm slurm-wlm munge
 
 all: $(CMDS)
 
@@ -86,7 +86,7 @@ test: $(CMDS) $(TESTS_C)
 	prove --exec '' $(PROVE_FLAGS) $(addprefix ./,$(TESTS_C) $(TESTS_SH))
 
 deps:
-	@for h in cblas.h sqlite3.h yaml.h jansson.h xxhash.h; do \
+	@for h in cblas.h sqlite3.h yaml.h jansson.h xxhash.h microhttpd.h; do \
 	  echo "#include <$$h>" | $(CC) -E -x c - >/dev/null 2>&1 || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: installing $(DEBIAN_PACKAGES)"; \

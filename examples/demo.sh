@@ -74,6 +74,35 @@ if [ -x "$BIN/llp-run" ] && [ -f pipelines/sentiment.yaml ]; then
   fi
 fi
 
+if [ -x "$BIN/llp-serve" ] && command -v curl >/dev/null; then
+  echo
+  echo "== llp-serve: the model behind HTTP on a free loopback port"
+  rm -f "$OUT/serve.port"
+  "$BIN/llp-serve" -q --host 127.0.0.1 --port 0 --port-file "$OUT/serve.port" --parallel 2 &
+  SERVE_PID=$!
+  i=0
+  while [ ! -s "$OUT/serve.port" ] && [ $i -lt 300 ] && kill -0 "$SERVE_PID" 2>/dev/null; do sleep 0.1; i=$((i+1)); done
+  if [ -s "$OUT/serve.port" ]; then
+    URL="http://127.0.0.1:$(cat "$OUT/serve.port")"
+    echo "   listening on $URL"
+    echo "-- curl $URL/predict -d '{\"text\": \"Unix pipes are\", \"max_tokens\": 24}'"
+    curl -s --max-time 120 "$URL/predict" -d '{"text": "Unix pipes are", "max_tokens": 24, "seed": 1}'
+    echo "-- curl $URL/v1/chat/completions (OpenAI-style)"
+    curl -s --max-time 120 "$URL/v1/chat/completions" \
+      -d '{"messages": [{"role": "user", "content": "Name one Unix tool."}], "max_tokens": 24, "seed": 1}'
+    kill -TERM "$SERVE_PID"
+    wait "$SERVE_PID" || true
+    echo "-- the items they left in the store (the serve job)"
+    SERVE_JOB=$(sqlite3 "$LLP_DB" "select max(id) from jobs where tool = 'serve'" 2>/dev/null || true)
+    if [ -n "$SERVE_JOB" ]; then
+      "$BIN/llp-jobs" export "$SERVE_JOB" | cut -c1-200
+    fi
+  else
+    echo "   llp-serve did not start"
+    kill "$SERVE_PID" 2>/dev/null || true
+  fi
+fi
+
 echo
 echo "== the store: jobs recorded in $LLP_DB"
 if [ -x "$BIN/llp-jobs" ]; then "$BIN/llp-jobs" list; else sqlite3 "$LLP_DB" 'select id, tool, status, n_items from jobs'; fi

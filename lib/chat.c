@@ -80,3 +80,75 @@ char *llp_chat_format_prompt(llp_chat_format f, const char *system, const char *
         return llp_strdup(user);
     }
 }
+
+/* ---- conversations --------------------------------------------------------------- */
+
+typedef struct strbuf {
+    char *s;
+    size_t len, cap;
+} strbuf;
+
+static void put(strbuf *b, const char *t)
+{
+    size_t k = strlen(t);
+    if (b->len + k + 1 > b->cap) {
+        b->cap = (b->len + k + 1) * 2;
+        b->s = llp_realloc(b->s, b->cap);
+    }
+    memcpy(b->s + b->len, t, k + 1);
+    b->len += k;
+}
+
+char *llp_chat_format_messages(llp_chat_format f, const llp_chat_message *m, int n)
+{
+    strbuf b = { 0 };
+    put(&b, "");
+    if (f == LLP_CHAT_CHATML) {
+        for (int i = 0; i < n; i++) {
+            put(&b, "<|im_start|>");
+            put(&b, m[i].role);
+            put(&b, "\n");
+            put(&b, m[i].content);
+            put(&b, "<|im_end|>\n");
+        }
+        put(&b, "<|im_start|>assistant\n");
+    } else if (f == LLP_CHAT_LLAMA2) {
+        /* every system message joins the first user turn's <<SYS>> block */
+        strbuf sys = { 0 };
+        put(&sys, "");
+        for (int i = 0; i < n; i++)
+            if (!strcmp(m[i].role, "system") && *m[i].content) {
+                if (sys.len) put(&sys, "\n");
+                put(&sys, m[i].content);
+            }
+        bool first_user = true, open_turn = false;
+        for (int i = 0; i < n; i++) {
+            if (!strcmp(m[i].role, "user")) {
+                if (open_turn) put(&b, " [/INST]");
+                put(&b, "[INST] ");
+                if (first_user && sys.len) {
+                    put(&b, "<<SYS>>\n");
+                    put(&b, sys.s);
+                    put(&b, "\n<</SYS>>\n\n");
+                }
+                first_user = false;
+                put(&b, m[i].content);
+                open_turn = true;
+            } else if (!strcmp(m[i].role, "assistant")) {
+                if (open_turn) put(&b, " [/INST]");
+                open_turn = false;
+                put(&b, " ");
+                put(&b, m[i].content);
+                put(&b, " </s><s>");
+            }
+        }
+        if (open_turn) put(&b, " [/INST]");
+        free(sys.s);
+    } else {
+        for (int i = 0; i < n; i++) {
+            if (i) put(&b, "\n\n");
+            put(&b, m[i].content);
+        }
+    }
+    return b.s;
+}

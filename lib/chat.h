@@ -9,7 +9,8 @@
  * template. ChatML templates (<|im_start|>) are recognised too.
  *
  * Not for: tokenizing (the caller encodes the result, BOS added by the
- * tokenizer, special tokens parsed) or multi-turn conversations.
+ * tokenizer, special tokens parsed), or checking a conversation's roles
+ * (the caller, e.g. serve_api.c, refuses unknown ones).
  */
 #ifndef LLP_CHAT_H
 #define LLP_CHAT_H
@@ -38,5 +39,20 @@ llp_chat_format llp_chat_choose(int want, const char *chat_template, const char 
  * For LLP_CHAT_NONE the user text is returned unchanged. The BOS token is
  * not included: the tokenizer adds it. */
 char *llp_chat_format_prompt(llp_chat_format f, const char *system, const char *user);
+
+/* One message of a conversation: role "system", "user" or "assistant". */
+typedef struct llp_chat_message {
+    const char *role;
+    const char *content;
+} llp_chat_message;
+
+/* The prompt text for a whole conversation, ending where the assistant's
+ * next turn starts (newly allocated). Llama-2: system messages go into the
+ * first [INST] block, each finished assistant turn is followed by
+ * " </s><s>" so the next [INST] starts a new sequence as the model was
+ * trained; ChatML: one <|im_start|>ROLE ... <|im_end|> block per message;
+ * none: the contents joined by blank lines. One user message (after an
+ * optional system one) gives exactly llp_chat_format_prompt's text. */
+char *llp_chat_format_messages(llp_chat_format f, const llp_chat_message *m, int n);
 
 #endif

@@ -43,6 +43,9 @@ typedef struct slot {
     text_buf text;
     llp_gen_result res;
     const llp_gen_hooks *hooks;
+    const llp_gen_params *params; /* the request's own, or the scheduler's */
+    size_t longest_stop;        /* of params' stop strings */
+    bool own_sampler;           /* sampler made from the request's params */
     void *tag;
     uint64_t order;             /* submission number */
     int row, n_rows;            /* this pass: its first logits row and count */
@@ -59,7 +62,6 @@ struct llp_gen_sched {
     const llp_tokenizer *tok;
     llp_gen_params params;
     int n_vocab, n_ctx, n_batch;
-    size_t longest_stop;
     slot *slots;
     int n_slots;
     uint64_t next_order;
@@ -88,8 +90,6 @@ llp_gen_sched *llp_gen_sched_new(llp_context *ctx, const llp_tokenizer *tok,
     s->n_slots = llp_context_n_seq(ctx);
     /* every decoding slot needs its token in each pass */
     if (s->n_slots > s->n_batch) s->n_slots = s->n_batch;
-    for (int i = 0; i < p->n_stop; i++)
-        if (strlen(p->stop[i]) > s->longest_stop) s->longest_stop = strlen(p->stop[i]);
     s->slots = llp_calloc((size_t)s->n_slots, sizeof *s->slots);
     for (int i = 0; i < s->n_slots; i++) s->slots[i].sampler = llp_sampler_new(&p->sampling, s->n_vocab);
     s->tokens = llp_malloc(sizeof(int32_t) * (size_t)s->n_batch);
@@ -99,21 +99,35 @@ llp_gen_sched *llp_gen_sched_new(llp_context *ctx, const llp_tokenizer *tok,
     return s;
 }
 
-static void slot_clear(slot *sl)
+static void slot_clear(llp_gen_sched *s, slot *sl)
 {
     free(sl->prompt);
     free(sl->text.s);
     llp_gen_result_free(&sl->res);
+    /* a sampler made for one request's parameters gives way to one of
+     * the scheduler's again */
+    if (sl->own_sampler) {
+        llp_sampler_free(sl->sampler);
+        sl->sampler = llp_sampler_new(&s->params.sampling, s->n_vocab);
+    }
     llp_sampler *keep = sl->sampler;
     memset(sl, 0, sizeof *sl);
     sl->sampler = keep;
+}
+
+static size_t longest(const llp_gen_params *p)
+{
+    size_t n = 0;
+    for (int i = 0; i < p->n_stop; i++)
+        if (strlen(p->stop[i]) > n) n = strlen(p->stop[i]);
+    return n;
 }
 
 void llp_gen_sched_free(llp_gen_sched *s)
 {
     if (!s) return;
     for (int i = 0; i < s->n_slots; i++) {
-        slot_clear(&s->slots[i]);
+        slot_clear(s, &s->slots[i]);
         llp_sampler_free(s->slots[i].sampler);
     }
     for (size_t i = s->done_head; i < s->n_done; i++) llp_gen_result_free(&s->done[i].res);
@@ -155,6 +169,13 @@ int llp_gen_sched_submit(llp_gen_sched *s, const llp_gen_request *r, llp_err *er
     memcpy(sl->prompt, r->ids, sizeof(int32_t) * (size_t)r->n_ids);
     sl->n_prompt = r->n_ids;
     sl->hooks = r->hooks ? r->hooks : &no_hooks;
+    sl->params = r->params ? r->params : &s->params;
+    sl->longest_stop = longest(sl->params);
+    if (r->params) {
+        llp_sampler_free(sl->sampler);
+        sl->sampler = llp_sampler_new(&r->params->sampling, s->n_vocab);
+        sl->own_sampler = true;
+    }
     sl->tag = r->tag;
     sl->order = s->next_order++;
     sl->res.truncated = r->n_cut > 0;
@@ -244,7 +265,7 @@ static void finish(llp_gen_sched *s, slot *sl)
     d->res.len = sl->text.len;
     sl->text.s = NULL;
     sl->res.text = NULL;
-    slot_clear(sl);
+    slot_clear(s, sl);
 }
 
 int llp_gen_sched_take(llp_gen_sched *s, void **tag, llp_gen_result *res)
@@ -260,7 +281,17 @@ int llp_gen_sched_take(llp_gen_sched *s, void **tag, llp_gen_result *res)
 void llp_gen_sched_cancel(llp_gen_sched *s)
 {
     for (int i = 0; i < s->n_slots; i++)
-        if (s->slots[i].phase != SLOT_FREE) slot_clear(&s->slots[i]);
+        if (s->slots[i].phase != SLOT_FREE) slot_clear(s, &s->slots[i]);
+}
+
+int llp_gen_sched_cancel_tag(llp_gen_sched *s, void *tag)
+{
+    for (int i = 0; i < s->n_slots; i++)
+        if (s->slots[i].phase != SLOT_FREE && s->slots[i].tag == tag) {
+            slot_clear(s, &s->slots[i]);
+            return 1;
+        }
+    return 0;
 }
 
 /* ---- one pass ------------------------------------------------------------------ */
@@ -292,7 +323,7 @@ static void add_token(llp_gen_sched *s, int *n, slot *sl, int32_t token, int pos
  * text, and decide what the slot does next. */
 static void next_token(llp_gen_sched *s, slot *sl, float *row)
 {
-    const llp_gen_params *p = &s->params;
+    const llp_gen_params *p = sl->params;
     llp_gen_result *res = &sl->res;
     if ((p->n_predict >= 0 && res->tokens_out >= p->n_predict) || sl->pos >= s->n_ctx) {
         finish(s, sl);
@@ -311,7 +342,7 @@ static void next_token(llp_gen_sched *s, slot *sl, float *row)
         size_t k = llp_token_to_text(s->tok, next, false, piece, sizeof piece);
         size_t before = sl->text.len;
         text_append(&sl->text, piece, k);
-        size_t from = before >= s->longest_stop ? before - s->longest_stop : 0;
+        size_t from = before >= sl->longest_stop ? before - sl->longest_stop : 0;
         long at = find_stop(sl->text.s, sl->text.len, from, p->stop, p->n_stop);
         if (at >= 0) {
             sl->text.len = (size_t)at;
@@ -379,6 +410,7 @@ int llp_gen_sched_step(llp_gen_sched *s, llp_err *err)
 
     for (int i = 0; i < s->n_slots; i++) {
         slot *sl = &s->slots[i];
+        if (sl->phase == SLOT_FREE) continue;   /* no hooks: nothing of it is in the pass */
         float *row = sl->n_rows ? s->logits + (size_t)sl->row * s->n_vocab : NULL;
         if (write_rows(sl->hooks->logits_out, row, sl->n_rows, s->n_vocab, err)) {
             llp_gen_sched_cancel(s);

@@ -44,12 +44,17 @@ typedef struct llp_gen_request {
     const llp_gen_hooks *hooks; /* NULL: none; borrowed until the request is taken.
                                    logits_out needs the request to run alone */
     void *tag;                  /* the caller's, handed back by take */
+    const llp_gen_params *params; /* NULL: the scheduler's; else this request's own
+                                   sampling, n_predict and stop strings (borrowed
+                                   until the request is taken or cancelled; its
+                                   chat and system are not used: ids are given) */
 } llp_gen_request;
 
 typedef struct llp_gen_sched llp_gen_sched;
 
 /* A scheduler over every sequence of ctx (llp_context_n_seq slots), with
- * the generation parameters all its requests share. */
+ * the generation parameters of every request that brings none of its own
+ * (llp_gen_request.params; llp-serve's requests each have theirs). */
 llp_gen_sched *llp_gen_sched_new(llp_context *ctx, const llp_tokenizer *tok,
                                  const llp_gen_params *p);
 void llp_gen_sched_free(llp_gen_sched *s);
@@ -74,6 +79,12 @@ int llp_gen_sched_take(llp_gen_sched *s, void **tag, llp_gen_result *res);
 /* Drop every active request (a stop was asked for); their slots are free
  * and nothing of them is returned. */
 void llp_gen_sched_cancel(llp_gen_sched *s);
+
+/* Drop the active request whose tag is tag (its client went away): its
+ * slot is free for the next pass and nothing of it is returned. Returns 1
+ * when a request was dropped, 0 when none has that tag (it may already be
+ * finished and waiting for take). */
+int llp_gen_sched_cancel_tag(llp_gen_sched *s, void *tag);
 
 /* Tokens fed so far (prompt and generated), and forward passes run. */
 int64_t llp_gen_sched_tokens_fed(const llp_gen_sched *s);

@@ -104,7 +104,7 @@ int llp_generate_ids(llp_generator *g, const int32_t *ids_in, int n_in, const ll
      * stop request abandons it before the next pass, that is at the next
      * token: a long generation must not hold up Ctrl-C until its budget
      * ends. */
-    llp_gen_request r = { ids, n, cut, g->params.sampling.seed, hooks, NULL };
+    llp_gen_request r = { ids, n, cut, g->params.sampling.seed, hooks, NULL, NULL };
     int rc = llp_gen_sched_submit(g->sched, &r, err);
     while (rc == 0 && llp_gen_sched_n_active(g->sched) > 0) {
         if (hooks && hooks->should_stop && hooks->should_stop()) {
