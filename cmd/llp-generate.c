@@ -172,7 +172,9 @@ int main(int argc, char **argv)
      * rows move random-weight models' logits past the f32 tolerance. */
     llp_kv_type kv = o.logits_out && !cli.kv_type_given ? LLP_KV_F32 : cli.kv_type;
     llp_engine_opts eo = { .model_path = cli.model, .n_ctx = cli.ctx_size,
-                           .n_threads = cli.threads, .kv_type = kv };
+                           .n_threads = cli.threads, .kv_type = kv,
+                           .lora = cli.lora, .lora_scale = cli.lora_scale,
+                           .n_lora = cli.n_lora, .lora_merge = cli.lora_merge };
     llp_engine *e = llp_engine_open(&eo, &err);
     if (!e) llp_die(cli.tool, "%s", err.msg);
     if (o.prompt_ids) {

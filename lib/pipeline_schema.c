@@ -50,6 +50,8 @@ static const pl_option options[] = {
     { "threads", "threads", PL_INT, COMPUTING, NULL, false },
     { "ctx_size", "ctx-size", PL_INT, COMPUTING, NULL, false },
     { "kv_type", "kv-type", PL_STRING, GENERATING | T(LLP_STEP_EMBED), NULL, false },
+    { "lora", "lora", PL_LIST, COMPUTING, NULL, false },
+    { "lora_merge", "lora-merge", PL_BOOL, COMPUTING, NULL, false },
     { "field", "field", PL_STRING, ALL_TOOLS, NULL, false },
     { "into", "into", PL_STRING, ALL_TOOLS, NULL, false },
     { "no_cache", "no-cache", PL_BOOL, ALL_TOOLS, NULL, false },
