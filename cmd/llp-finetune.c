@@ -12,6 +12,7 @@
 #include "classify.h"
 #include "cli.h"
 #include "finetune.h"
+#include "lora.h"
 #include "quant.h"
 
 static const char usage[] =
@@ -120,7 +121,9 @@ static int on_option(void *ctx, int id, const char *arg, llp_err *err)
     case 'o': o->out_path = arg; return *arg ? 0 : llp_err_set(err, "--output: empty file name");
     case OPT_RANK: return llp_opt_int("--rank", arg, 1, 1024, &o->rank, err);
     case OPT_ALPHA: return llp_opt_double("--alpha", arg, 0, 1e6, &o->alpha, err);
-    case OPT_TARGETS: o->targets = arg; return 0;
+    case OPT_TARGETS:
+        o->targets = arg;
+        return llp_lora_targets_check(arg, err);
     case OPT_ADAPTER_TYPE:
         if (!strcmp(arg, "f32")) o->adapter_type = LLP_F32;
         else if (!strcmp(arg, "f16")) o->adapter_type = LLP_F16;

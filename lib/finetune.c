@@ -123,7 +123,6 @@ static void make_params(run *r)
     json_object_set_new(p, "schedule", json_string(sched[o->schedule]));
     json_object_set_new(p, "seed", json_integer((json_int_t)o->seed));
     json_object_set_new(p, "n_ctx", json_integer(o->n_ctx));
-    json_object_set_new(p, "n_threads", json_integer(o->n_threads));
     json_object_set_new(p, "train_rows", json_integer(r->train.n));
     json_object_set_new(p, "train_tokens", json_integer(r->train.n_tokens));
     llp_hasher *h = llp_hasher_new();
@@ -390,8 +389,9 @@ int llp_finetune_run(const llp_finetune_opts *o)
                               .elapsed_ms = (int64_t)(elapsed * 1000) };
     if (stop_signal) {
         if (write_checkpoint(&r, &err)) goto fatal;
-        llp_note(o->tool, "interrupted at step %d of %d; checkpoint %s (continue with --resume)",
-                 step, r.total_steps, r.ckpt);
+        if (!o->quiet)
+            llp_note(o->tool, "interrupted at step %d of %d; checkpoint %s (continue with "
+                     "--resume)", step, r.total_steps, r.ckpt);
         if (r.store) llp_store_job_update(r.store, r.job_id, LLP_JOB_INTERRUPTED, &counts, &err);
         status = 128 + (int)stop_signal;
         free_run(&r);

@@ -211,11 +211,10 @@ int llp_lora_check(const llp_lora *a, const llp_model *m, llp_err *err)
     return 0;
 }
 
-llp_lora *llp_lora_new(const llp_model *m, const char *targets, int rank, float alpha,
-                       llp_err *err)
+static int parse_targets(const char *targets, bool *want, llp_err *err)
 {
-    bool want[N_TARGET_KINDS] = { false };
     const char *p = targets;
+    if (!*p) return llp_err_set(err, "--targets: no matrices named");
     while (*p) {
         const char *e = strchr(p, ',');
         size_t n = e ? (size_t)(e - p) : strlen(p);
@@ -223,14 +222,26 @@ llp_lora *llp_lora_new(const llp_model *m, const char *targets, int rank, float 
         for (int k = 0; k < N_TARGET_KINDS; k++)
             if (strlen(target_suffix[k][0]) == n && strncmp(p, target_suffix[k][0], n) == 0)
                 found = k;
-        if (found < 0) {
-            llp_err_set(err, "--targets: unknown matrix '%.*s' (q, k, v, o, gate, up, down)",
-                        (int)n, p);
-            return NULL;
-        }
+        if (found < 0)
+            return llp_err_set(err, "--targets: unknown matrix '%.*s' (q, k, v, o, gate, up, "
+                               "down)", (int)n, p);
         want[found] = true;
         p += n + (e ? 1 : 0);
     }
+    return 0;
+}
+
+int llp_lora_targets_check(const char *targets, llp_err *err)
+{
+    bool want[N_TARGET_KINDS] = { false };
+    return parse_targets(targets, want, err);
+}
+
+llp_lora *llp_lora_new(const llp_model *m, const char *targets, int rank, float alpha,
+                       llp_err *err)
+{
+    bool want[N_TARGET_KINDS] = { false };
+    if (parse_targets(targets, want, err)) return NULL;
     llp_lora *a = llp_calloc(1, sizeof *a);
     a->alpha = alpha;
     a->file_type = LLP_F32;

@@ -64,6 +64,9 @@ void llp_lora_free(llp_lora *a);
 llp_lora *llp_lora_new(const llp_model *m, const char *targets, int rank, float alpha,
                        llp_err *err);
 
+/* Check a --targets list without a model: 0 or -1 with err. */
+int llp_lora_targets_check(const char *targets, llp_err *err);
+
 /* The base weight an adapted tensor belongs to, or NULL. */
 llp_weight *llp_lora_target(llp_model *m, const char *name);
 

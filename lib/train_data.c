@@ -192,6 +192,14 @@ int llp_train_data_load(const llp_train_data_opts *o, llp_train_set *set, llp_er
     llp_record *rec;
     int rc;
     while ((rc = llp_reader_next(rd, &rec, err)) == 1) {
+        /* the reader asks every record for a text field; prompt/completion
+         * and chat rows have other fields instead */
+        if (rec->error && shape != LLP_DATA_LABELED && json_object_size(rec->fields) > 0 &&
+            (json_object_get(rec->fields, "prompt") || json_object_get(rec->fields, "messages") ||
+             json_object_get(rec->fields, "completion"))) {
+            free(rec->error);
+            rec->error = NULL;
+        }
         if (rec->error) {
             row_error(o, set, rec, "%s", rec->error + (strncmp(rec->error, rec->where,
                                                               strlen(rec->where)) == 0
@@ -201,6 +209,13 @@ int llp_train_data_load(const llp_train_data_opts *o, llp_train_set *set, llp_er
         }
         if (shape == LLP_DATA_AUTO)
             shape = json_object_get(rec->fields, "messages") ? LLP_DATA_CHAT : LLP_DATA_PROMPT;
+        if (shape != LLP_DATA_LABELED && !json_object_get(rec->fields, "prompt") &&
+            !json_object_get(rec->fields, "messages")) {
+            row_error(o, set, rec, "no 'prompt' and 'completion' fields, nor 'messages' (or "
+                      "pass --labels for labeled rows)");
+            llp_record_free(rec);
+            continue;
+        }
         seq_buf s = { 0 };
         int label = -1, bad;
         if (shape == LLP_DATA_CHAT) bad = build_chat(o, set, rec, &s, err);
