@@ -14,7 +14,8 @@
  *   base (tensor "blk.3.attn_q.weight", ne = [n_in, n_out]) two tensors
  *     "blk.3.attn_q.weight.lora_a"  ne = [n_in, rank]   (rank rows of n_in)
  *     "blk.3.attn_q.weight.lora_b"  ne = [rank, n_out]  (n_out rows of rank)
- *   in F32 or F16 (BF16 read too). With scale = user_scale * alpha / rank,
+ *   in F32 or F16 (BF16 and Q8_0, which llama.cpp's converter may write,
+ *   are read too). With scale = user_scale * alpha / rank,
  *     y = x W^T + scale * (x A^T) B^T         for a row x of n_in
  *   that is, llama.cpp's mul_mat(B, mul_mat(A, x)).
  */
@@ -54,7 +55,8 @@ float llp_lora_scale(const llp_lora *a, const llp_lora_tensor *t, float user_sca
 /* Read an adapter. Refuses (naming the file and the key or tensor) a file
  * that is not general.type = adapter / adapter.type = lora, another
  * architecture, a .lora_a without its .lora_b, ranks that disagree, a
- * tensor type other than F32/F16/BF16. Base names are checked later,
+ * tensor that is not 2-D. Tensors of any type are read (F32, F16, BF16,
+ * Q8_0 as llama.cpp's converter writes them) and kept in f32. Base names are checked later,
  * against a model (llp_lora_check). */
 llp_lora *llp_lora_load(const char *path, llp_err *err);
 void llp_lora_free(llp_lora *a);

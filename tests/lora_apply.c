@@ -224,6 +224,53 @@ int main(void)
         llp_model_free(m);
     }
 
+    /* an adapter as llama.cpp's convert_lora_to_gguf.py writes one: more
+     * general.* keys, alpha as f32, Q8_0 lora_a and F16 lora_b */
+    {
+        llp_model *m = llp_model_load(q8, &err);
+        llp_lora *a = random_adapter(m, "q,v", false);
+        gguf_writer *w = gguf_writer_new();
+        gguf_set_str(w, "general.architecture", "llama");
+        gguf_set_str(w, "general.type", "adapter");
+        gguf_set_str(w, "general.name", "Theirs");
+        gguf_set_u32(w, "general.file_type", 7);
+        gguf_set_u32(w, "general.quantization_version", 2);
+        gguf_set_str(w, "adapter.type", "lora");
+        gguf_set_f32(w, "adapter.lora.alpha", 8.0f);
+        for (int i = 0; i < a->n; i++) {
+            const llp_lora_tensor *t = &a->t[i];
+            char name[128];
+            int64_t ne_a[2] = { t->n_in, t->rank }, ne_b[2] = { t->rank, t->n_out };
+            uint8_t *qa = malloc(llp_row_size(LLP_Q8_0, t->n_in) * (size_t)t->rank);
+            for (int r = 0; r < t->rank; r++)
+                llp_quantize_row(LLP_Q8_0, t->a + r * t->n_in,
+                                 qa + llp_row_size(LLP_Q8_0, t->n_in) * (size_t)r, t->n_in);
+            snprintf(name, sizeof name, "%s.lora_a", t->name);
+            gguf_add_tensor(w, name, 2, ne_a, LLP_Q8_0, qa);
+            free(qa);
+            uint16_t *hb = malloc(sizeof(uint16_t) * (size_t)(t->rank * t->n_out));
+            for (int64_t j = 0; j < t->rank * t->n_out; j++) hb[j] = llp_f32_to_fp16(t->b[j]);
+            snprintf(name, sizeof name, "%s.lora_b", t->name);
+            gguf_add_tensor(w, name, 2, ne_b, LLP_F16, hb);
+            free(hb);
+        }
+        char pth[512];
+        snprintf(pth, sizeof pth, "%s/la_theirs.gguf", tmp_dir());
+        gguf_writer_write(w, pth, &err);
+        gguf_writer_free(w);
+        llp_lora *b = llp_lora_load(pth, &err);
+        double e = 0;
+        for (int i = 0; b && i < a->n; i++)
+            for (int64_t j = 0; j < a->t[i].rank * a->t[i].n_in; j++)
+                e = fmax(e, fabs(a->t[i].a[j] - b->t[i].a[j]));
+        ok(b && b->n == 4 && b->alpha == 8.0f && e < 2e-3 && llp_lora_check(b, m, &err) == 0,
+           "an adapter in llama.cpp's converter layout (Q8_0 A, F16 B) loads and checks (%.2g)",
+           e);
+        llp_lora_free(b);
+        llp_lora_free(a);
+        llp_model_free(m);
+    }
+
     /* FILE:SCALE */
     char *path;
     float scale;
