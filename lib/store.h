@@ -206,8 +206,8 @@ typedef struct llp_train_step_row {
     double ms;             /* wall time of the step */
 } llp_train_step_row;
 
-/* Record a step (a step recorded again, after --resume, replaces the old
- * row). Returns 0 or -1 with err. A store older than version 3 opened
+/* Record a step (the same step of the same job recorded again replaces the
+ * row; a --resume run is a job of its own). Returns 0 or -1 with err. A store older than version 3 opened
  * read-only has no such table: a write is refused there anyway. */
 int llp_store_train_step_put(llp_store *s, int64_t job_id, const llp_train_step_row *r,
                              llp_err *err);
