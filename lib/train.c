@@ -276,7 +276,7 @@ static void backward_layer(llp_trainer *tr, int l, int T)
     const llp_layer *W = &tr->m->layers[l];
     saved_layer *S = &tr->L[l];
     const int *slot = tr->slot + l * N_MATS;
-    size_t nd = (size_t)T * c->dim, nf = (size_t)T * c->ffn_dim, nk = (size_t)T * c->kv_dim;
+    size_t nd = (size_t)T * c->dim, nf = (size_t)T * c->ffn_dim;
     bool below = l > 0;
 
     /* feed-forward: x_out = x1 + down(silu(g) * up) */
@@ -302,7 +302,6 @@ static void backward_layer(llp_trainer *tr, int l, int T)
     backward_product(tr, &W->wq, slot[0], S->xn1, S->u[0], tr->dq, T, tr->dxn, below);
     backward_product(tr, &W->wk, slot[1], S->xn1, S->u[1], tr->dk, T, tr->dxn, below);
     backward_product(tr, &W->wv, slot[2], S->xn1, S->u[2], tr->dv, T, tr->dxn, below);
-    (void)nk;
     if (below) tr_rmsnorm_back(tr->dx, tr->dxn, S->xin, S->r1, W->attn_norm, T, c->dim);
 }
 

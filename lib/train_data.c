@@ -11,16 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *llp_data_shape_name(llp_data_shape s)
-{
-    switch (s) {
-    case LLP_DATA_PROMPT: return "prompt/completion";
-    case LLP_DATA_CHAT: return "chat";
-    case LLP_DATA_LABELED: return "labeled";
-    default: return "auto";
-    }
-}
-
 void llp_train_set_free(llp_train_set *set)
 {
     for (int i = 0; i < set->n; i++) {

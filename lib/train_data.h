@@ -75,7 +75,4 @@ typedef struct llp_train_data_opts {
 int llp_train_data_load(const llp_train_data_opts *o, llp_train_set *set, llp_err *err);
 void llp_train_set_free(llp_train_set *set);
 
-/* The chat format name for the data shape (for messages). */
-const char *llp_data_shape_name(llp_data_shape s);
-
 #endif

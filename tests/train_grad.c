@@ -146,8 +146,7 @@ static double train_steps(llp_trainer *tr, int from, int to)
         loss = 0;
         for (int k = 0; k < 4; k++)
             loss += llp_trainer_sequence(tr, mem_seq[k], mem_tgt, 10, 1.0 / 32, true, NULL, &err);
-        double gn; double lrr = llp_trainer_update(tr, &gn);
-        if (getenv("TG_DEBUG")) diag("step %d loss %.4f gn %.4f lr %.4g", s, loss/32, gn, lrr);
+        llp_trainer_update(tr, NULL);
     }
     return loss / 32;
 }
