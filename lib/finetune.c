@@ -133,7 +133,7 @@ static void make_params(run *r)
     char data_hash[LLP_HASH_HEX];
     llp_hasher_finish(h, data_hash);
     json_object_set_new(p, "data_hash", json_string(data_hash));
-    if (r->cls) json_object_set(p, "classify", llp_classifier_params_json(r->cls));
+    if (r->cls) json_object_set_new(p, "classify", llp_classifier_params_json(r->cls));
     json_object_set_new(p, "model_fp", json_string(r->e->fingerprint));
     r->params = p;
     llp_hash_json(p, r->params_hash);
