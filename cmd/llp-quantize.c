@@ -200,13 +200,15 @@ int main(int argc, char **argv)
 
     llp_quantize_stats st;
     double t0 = llp_now();
+    int rc = LLP_EXIT_OK;
     if (llp_quantize_file(in, out, &o, &st, &err) != 0) {
         llp_error(tool, "%s", err.msg);
-        return LLP_EXIT_FATAL;
+        rc = LLP_EXIT_FATAL;
+    } else if (!quiet) {
+        print_summary(out, o.ftype, &st, llp_now() - t0);
     }
-    if (!quiet) print_summary(out, o.ftype, &st, llp_now() - t0);
     for (int i = 0; i < n_lora; i++) llp_lora_free(loras[i]);
     free(loras);
     free(scales);
-    return LLP_EXIT_OK;
+    return rc;
 }
