@@ -164,6 +164,14 @@ EOF
 "$BIN/llp-run" -q "$TMP/p.yaml" 2> "$TMP/err.txt"
 ok $? "llp-run with lora: in a step"
 is "$(cut -d, -f3- "$TMP/p.csv")" "$(cut -d, -f3- "$TMP/fly.csv")" "the pipeline step scores as llp-classify --lora"
+sed 's/      lora: .*/&\n      lora_merge: true/' "$TMP/p.yaml" > "$TMP/pm.yaml"
+"$BIN/llp-run" -q "$TMP/pm.yaml" 2> "$TMP/err.txt"
+ok $? "llp-run with lora: and lora_merge: true"
+is "$(cut -d, -f3 "$TMP/p.csv")" "$(cut -d, -f3 "$TMP/merged.csv")" "the merged step labels as --lora-merge does"
+grep -v '      lora: ' "$TMP/pm.yaml" > "$TMP/pm2.yaml"
+"$BIN/llp-run" -q "$TMP/pm2.yaml" 2> "$TMP/err.txt"
+is "$? $(cat "$TMP/err.txt")" "2 $TMP/pm2.yaml:6:5: classify: --lora-merge: no --lora adapter to merge" \
+   "lora_merge: without lora: is refused with the step's position"
 
 # ---- errors ------------------------------------------------------------------------
 "$BIN/llp-classify" -q --labels a,b --lora "$TMP/nope.gguf" "$TMP/q.csv" 2> "$TMP/err.txt"
