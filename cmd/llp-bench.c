@@ -12,6 +12,7 @@
 #include "bench.h"
 #include "matmul.h"
 #include "cli.h"
+#include "lora.h"
 #include "quant.h"
 #include "quantize.h"
 #include "synth.h"
@@ -144,7 +145,8 @@ int main(int argc, char **argv)
     llp_cli cli;
     bench_opts o = { .n_prompt = 128, .n_gen = 32, .reps = 3 };
     llp_cli_init(&cli, "llp-bench");
-    llp_cli_tool tool = { .groups = LLP_CLI_MODEL | LLP_CLI_THREADS | LLP_CLI_N_PREDICT,
+    llp_cli_tool tool = { .groups = LLP_CLI_MODEL | LLP_CLI_THREADS | LLP_CLI_N_PREDICT |
+                                    LLP_CLI_LORA,
                           .usage = usage, .options = long_options, .short_options = "p:r:",
                           .on_option = on_option, .ctx = &o };
     int rc = llp_cli_parse(&cli, &tool, argc, argv, NULL);
@@ -182,6 +184,13 @@ int main(int argc, char **argv)
     llp_model *m = llp_model_load(path, &err);
     if (o.shape) unlink(tmp_path);      /* the mapping keeps the data alive */
     if (!m) llp_die(cli.tool, "%s", err.msg);
+    /* --lora: the cost of adapters on the fly (or merged) */
+    llp_lora **loras = llp_calloc((size_t)cli.n_lora + 1, sizeof *loras);
+    for (int i = 0; i < cli.n_lora; i++) {
+        if (!(loras[i] = llp_lora_load(cli.lora[i], &err)) ||
+            llp_model_add_lora(m, loras[i], cli.lora_scale[i], cli.lora_merge, &err))
+            llp_die(cli.tool, "%s", err.msg);
+    }
     int need = (o.n_prompt > o.n_gen + 1 ? o.n_prompt : o.n_gen + 1);
     int max_par = 1;
     for (int i = 0; i < o.n_parallel; i++)
@@ -227,6 +236,8 @@ int main(int argc, char **argv)
     }
     llp_context_free(ctx);
     llp_model_free(m);
+    for (int i = 0; i < cli.n_lora; i++) llp_lora_free(loras[i]);
+    free(loras);
     llp_cli_free(&cli);
     return rc;
 }

@@ -115,7 +115,9 @@ int main(int argc, char **argv)
     /* The classifier makes its own context, sized for its sequences; the
      * engine's stays minimal. */
     llp_engine_opts eo = { .model_path = cli.model, .n_ctx = 16, .n_batch = 16,
-                           .n_threads = 1 };
+                           .n_threads = 1,
+                           .lora = cli.lora, .lora_scale = cli.lora_scale,
+                           .n_lora = cli.n_lora, .lora_merge = cli.lora_merge };
     llp_engine *e = llp_engine_open(&eo, &err);
     if (!e) llp_die(cli.tool, "%s", err.msg);
     const char *chat_template = NULL;

@@ -167,7 +167,9 @@ int main(int argc, char **argv)
 
     llp_err err;
     llp_engine_opts eo = { .model_path = cli.model, .n_ctx = cli.ctx_size,
-                           .n_threads = cli.threads };
+                           .n_threads = cli.threads,
+                           .lora = cli.lora, .lora_scale = cli.lora_scale,
+                           .n_lora = cli.n_lora, .lora_merge = cli.lora_merge };
     llp_engine *e = llp_engine_open(&eo, &err);
     if (!e) llp_die(cli.tool, "%s", err.msg);
     /* several sequences, so that several records share a forward call */

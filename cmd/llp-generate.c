@@ -176,7 +176,9 @@ int main(int argc, char **argv)
     bool stream = o.n_prompts == 1 && (cli.out == LLP_FMT_AUTO || cli.out == LLP_FMT_TEXT);
     int n_seq = stream || o.prompt_ids ? 1 : cli.parallel ? cli.parallel : LLP_ENGINE_SEQ_AUTO;
     llp_engine_opts eo = { .model_path = cli.model, .n_ctx = cli.ctx_size, .n_seq = n_seq,
-                           .n_threads = cli.threads, .kv_type = kv };
+                           .n_threads = cli.threads, .kv_type = kv,
+                           .lora = cli.lora, .lora_scale = cli.lora_scale,
+                           .n_lora = cli.n_lora, .lora_merge = cli.lora_merge };
     llp_engine *e = llp_engine_open(&eo, &err);
     if (!e) llp_die(cli.tool, "%s", err.msg);
     if (o.prompt_ids) {

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "records.h"
+#include "finetune.h"
 #include "store.h"
 
 static const char *const TOOL = "llp-jobs";
@@ -25,7 +26,8 @@ static const char USAGE[] =
     "\n"
     "Commands:\n"
     "  list               every job, oldest first (default --out text)\n"
-    "  show JOB           one job: argv, parameters, model, counts (text)\n"
+    "  show JOB           one job: argv, parameters, model, counts (text);\n"
+    "                     a training job's loss curve too (JSON: \"steps\")\n"
     "  export JOB         the job's records as the tool wrote them (input\n"
     "                     fields, then the fields it added, then error), in\n"
     "                     input order (default --out jsonl); JOB is an id or\n"
@@ -249,7 +251,16 @@ static int cmd_show(const jobs_opts *o, const char *arg)
         llp_store_close(s);
         return LLP_EXIT_FATAL;
     }
+    /* a training job's loss curve (train_steps, schema version 3) */
+    json_t *steps = llp_store_train_steps(s, id, &err);
     llp_store_close(s);
+    if (!steps) {
+        llp_error(TOOL, "%s", err.msg);
+        json_decref(job);
+        return LLP_EXIT_FATAL;
+    }
+    if (json_array_size(steps) && o->out != LLP_FMT_TEXT && o->out != LLP_FMT_AUTO)
+        json_object_set(job, "steps", steps);
     if (o->out == LLP_FMT_TEXT || o->out == LLP_FMT_AUTO) {
         const char *key;
         json_t *v;
@@ -263,9 +274,12 @@ static int cmd_show(const jobs_opts *o, const char *arg)
                 free(t);
             }
         }
+        llp_train_curve_print(steps, stdout, 20);
+        json_decref(steps);
         json_decref(job);
         return fflush(stdout) == 0 ? LLP_EXIT_OK : LLP_EXIT_FATAL;
     }
+    json_decref(steps);
     llp_writer *w = open_writer(o->out, NULL, 0);
     int rc = w ? write_object(w, job) : -1;
     json_decref(job);

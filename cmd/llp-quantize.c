@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "quant.h"
 #include "quantize.h"
+#include "lora.h"
 #include "threads.h"
 
 static const char tool[] = "llp-quantize";
@@ -51,15 +52,17 @@ static const char usage_tail[] =
     "Examples:\n"
     "  llp-quantize llama-2-7b.f16.gguf llama-2-7b.Q4_K_M.gguf Q4_K_M\n"
     "  llp-quantize -t 8 model-f32.gguf model-q8_0.gguf Q8_0\n"
-    "  llp-quantize --pure model-f16.gguf model-q4_k.gguf Q4_K\n";
+    "  llp-quantize --pure model-f16.gguf model-q4_k.gguf Q4_K\n"
+    "  llp-quantize --lora sentiment.gguf base.Q4_0.gguf tuned.Q4_0.gguf Q4_0\n";
 
-enum { OPT_PURE = 1000, OPT_REQUANT, OPT_VERSION };
+enum { OPT_PURE = 1000, OPT_REQUANT, OPT_VERSION, OPT_LORA };
 
 static const struct option options[] = {
     { "threads", required_argument, NULL, 't' },
     { "quiet", no_argument, NULL, 'q' },
     { "pure", no_argument, NULL, OPT_PURE },
     { "allow-requantize", no_argument, NULL, OPT_REQUANT },
+    { "lora", required_argument, NULL, OPT_LORA },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, OPT_VERSION },
     { 0 },
@@ -131,6 +134,9 @@ static void print_summary(const char *out, uint32_t ftype, const llp_quantize_st
 int main(int argc, char **argv)
 {
     llp_quantize_opts o = { 0 };
+    llp_lora **loras = NULL;
+    float *scales = NULL;
+    int n_lora = 0;
     bool quiet = false;
     llp_err err = { "" };
     int c;
@@ -145,6 +151,23 @@ int main(int argc, char **argv)
         case 'q': quiet = true; break;
         case OPT_PURE: o.pure = true; break;
         case OPT_REQUANT: o.allow_requantize = true; break;
+        case OPT_LORA: {
+            char *path;
+            float scale;
+            if (llp_lora_parse_spec(optarg, &path, &scale, &err))
+                return usage_error("%s", err.msg);
+            llp_lora *a = llp_lora_load(path, &err);
+            free(path);
+            if (!a) {
+                llp_error(tool, "%s", err.msg);
+                return LLP_EXIT_FATAL;
+            }
+            loras = llp_realloc(loras, sizeof *loras * (size_t)(n_lora + 1));
+            scales = llp_realloc(scales, sizeof *scales * (size_t)(n_lora + 1));
+            loras[n_lora] = a;
+            scales[n_lora++] = scale;
+            break;
+        }
         case 'h':
             printf("%s%s%s", usage_head, llp_ftype_target_names(), usage_tail);
             return LLP_EXIT_OK;
@@ -170,14 +193,22 @@ int main(int argc, char **argv)
     if (strcmp(in, out) == 0)
         return usage_error("the output '%s' is the input: choose another file", out);
     o.ftype = (uint32_t)ftype;
+    o.lora = (const llp_lora *const *)loras;
+    o.lora_scale = scales;
+    o.n_lora = n_lora;
     if (!quiet) o.on_tensor = on_tensor;
 
     llp_quantize_stats st;
     double t0 = llp_now();
+    int rc = LLP_EXIT_OK;
     if (llp_quantize_file(in, out, &o, &st, &err) != 0) {
         llp_error(tool, "%s", err.msg);
-        return LLP_EXIT_FATAL;
+        rc = LLP_EXIT_FATAL;
+    } else if (!quiet) {
+        print_summary(out, o.ftype, &st, llp_now() - t0);
     }
-    if (!quiet) print_summary(out, o.ftype, &st, llp_now() - t0);
-    return LLP_EXIT_OK;
+    for (int i = 0; i < n_lora; i++) llp_lora_free(loras[i]);
+    free(loras);
+    free(scales);
+    return rc;
 }

@@ -95,7 +95,9 @@ int main(int argc, char **argv)
     }
     int n_seq = cli.parallel ? cli.parallel : LLP_ENGINE_SEQ_AUTO;
     llp_engine_opts eo = { .model_path = cli.model, .n_ctx = cli.ctx_size, .n_seq = n_seq,
-                           .n_threads = cli.threads, .kv_type = cli.kv_type };
+                           .n_threads = cli.threads, .kv_type = cli.kv_type,
+                           .lora = cli.lora, .lora_scale = cli.lora_scale,
+                           .n_lora = cli.n_lora, .lora_merge = cli.lora_merge };
     llp_engine *e = llp_engine_open(&eo, &err);
     if (!e) llp_die(cli.tool, "%s", err.msg);
 

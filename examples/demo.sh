@@ -103,6 +103,33 @@ if [ -x "$BIN/llp-serve" ] && command -v curl >/dev/null; then
   fi
 fi
 
+if [ -x "$BIN/llp-finetune" ] && [ -f examples/sentiment_train.csv ]; then
+  echo
+  echo "== llp-finetune: teach a model sentiment (LoRA), then llp-classify --lora"
+  # Always on a tiny random model of its own: it starts knowing nothing, so
+  # what it gets right afterwards it learned here (a few seconds).
+  TINY="$OUT/random-tiny-q8_0.gguf"
+  [ -f "$TINY" ] || "$BIN/llp-mkmodel" -q --type Q8_0 "$TINY"
+  printf 'Review: {text}\nSentiment:' > "$OUT/sentiment-prompt.txt"
+  C="-m $TINY --labels positive,negative --column review --prompt-file $OUT/sentiment-prompt.txt"
+  accuracy() {
+    python3 -c 'import csv, sys
+r = list(csv.DictReader(open(sys.argv[1])))
+print("%d of %d test rows right (%.0f%%)" % (sum(x["label"] == x["sentiment"] for x in r), len(r),
+      100.0 * sum(x["label"] == x["sentiment"] for x in r) / len(r)))' "$1"
+  }
+  "$BIN/llp-classify" -q $C examples/sentiment_test.csv > "$OUT/sentiment-before.csv"
+  echo "   before: $(accuracy "$OUT/sentiment-before.csv")"
+  "$BIN/llp-finetune" $C -o "$OUT/sentiment.gguf" --label-column sentiment \
+      --targets q,k,v,o,gate,up,down --epochs 5 --batch 4 --lr 5e-3 examples/sentiment_train.csv
+  "$BIN/llp-classify" -q $C --lora "$OUT/sentiment.gguf" examples/sentiment_test.csv \
+      > "$OUT/sentiment-after.csv"
+  echo "   after:  $(accuracy "$OUT/sentiment-after.csv")"
+  echo "   (trained on examples/sentiment_train.csv, tested on the disjoint"
+  echo "    examples/sentiment_test.csv; the adapter: $OUT/sentiment.gguf)"
+  "$BIN/llp" info "$OUT/sentiment.gguf" | sed 's/^/   /'
+fi
+
 echo
 echo "== the store: jobs recorded in $LLP_DB"
 if [ -x "$BIN/llp-jobs" ]; then "$BIN/llp-jobs" list; else sqlite3 "$LLP_DB" 'select id, tool, status, n_items from jobs'; fi

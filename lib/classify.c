@@ -202,6 +202,14 @@ static int tokenize_prompt(const llp_classifier *c, const char *text, size_t len
     return rc;
 }
 
+int llp_classifier_prompt_tokens(const llp_classifier *c, const char *text, size_t len,
+                                 llp_tokens *out, llp_err *err)
+{
+    return tokenize_prompt(c, text, len, out, err);
+}
+
+int llp_classifier_n_ctx(const llp_classifier *c) { return c->n_ctx; }
+
 /* Prompt tokens plus the label continuation must fit the context. */
 static bool fits(const llp_classifier *c, size_t n_prompt)
 {

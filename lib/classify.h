@@ -140,6 +140,13 @@ const char *llp_classifier_label(const llp_classifier *c, int l);
 int llp_classifier_max_rows(const llp_classifier *c);
 /* Token ids of label l as scored (owned by the classifier). */
 int llp_classifier_label_tokens(const llp_classifier *c, int l, const int32_t **ids);
+/* The tokens of the whole prompt for a text (BOS, head, text, tail), never
+ * cut: what the classifier decodes before the label (llp-finetune trains on
+ * exactly these). Returns 0 or -1 with err. */
+int llp_classifier_prompt_tokens(const llp_classifier *c, const char *text, size_t len,
+                                 llp_tokens *out, llp_err *err);
+/* Positions per sequence (the context the rows must fit). */
+int llp_classifier_n_ctx(const llp_classifier *c);
 /* Tokens of the shared prefix (BOS, instructions, examples). */
 int llp_classifier_prefix_tokens(const llp_classifier *c);
 /* The rendered prompt around the text: head + TEXT + tail (owned). */

@@ -6,6 +6,7 @@
  * the meaning of the options (the tools and lib/ modules decide that).
  */
 #include "cli.h"
+#include "lora.h"
 #include "threads.h"
 
 #include <ctype.h>
@@ -26,7 +27,7 @@ enum {
     OPT_DB = 1000, OPT_NO_DB, OPT_NO_CACHE, OPT_IN, OPT_OUT, OPT_FIELD, OPT_INTO,
     OPT_COLUMN, OPT_ID_COLUMN, OPT_NO_HEADER, OPT_FILES_FROM, OPT_PROGRESS,
     OPT_SHARD, OPT_VERSION, OPT_TEMP, OPT_TOP_K, OPT_TOP_P, OPT_MIN_P,
-    OPT_REPEAT_PENALTY, OPT_SEED, OPT_STOP, OPT_KV_TYPE, OPT_PARALLEL,
+    OPT_REPEAT_PENALTY, OPT_SEED, OPT_STOP, OPT_KV_TYPE, OPT_PARALLEL, OPT_LORA, OPT_LORA_MERGE,
 };
 
 /* Every common option with its group (cli.h); a tool's table holds the
@@ -40,6 +41,8 @@ static const struct common_option {
     {{"ctx-size", required_argument, NULL, 'c'}, LLP_CLI_CONTEXT},
     {{"kv-type", required_argument, NULL, OPT_KV_TYPE}, LLP_CLI_CONTEXT},
     {{"parallel", required_argument, NULL, OPT_PARALLEL}, LLP_CLI_PARALLEL},
+    {{"lora", required_argument, NULL, OPT_LORA}, LLP_CLI_LORA},
+    {{"lora-merge", no_argument, NULL, OPT_LORA_MERGE}, LLP_CLI_LORA},
     {{"db", required_argument, NULL, OPT_DB}, LLP_CLI_STORE},
     {{"no-db", no_argument, NULL, OPT_NO_DB}, LLP_CLI_STORE},
     {{"no-cache", no_argument, NULL, OPT_NO_CACHE}, LLP_CLI_STORE},
@@ -80,6 +83,10 @@ static const struct {
     {LLP_CLI_PARALLEL,
      "      --parallel N       records decoded together, 1-64 (default: up to 8, as\n"
      "                         memory for N full contexts allows; -v prints it)\n"},
+    {LLP_CLI_LORA,
+     "      --lora FILE[:SCALE]  apply a LoRA adapter (GGUF) with SCALE (default 1;\n"
+     "                         repeatable; applied on the fly)\n"
+     "      --lora-merge       merge the adapters into the weights at load instead\n"},
     {LLP_CLI_STORE,
      "      --db PATH          store (default: $LLP_DB, else\n"
      "                         $XDG_DATA_HOME/llamapipe/llamapipe.db)\n"
@@ -309,6 +316,12 @@ void llp_cli_free(llp_cli *c)
     free(c->sampling.stop);
     c->sampling.stop = NULL;
     c->sampling.n_stop = 0;
+    for (int i = 0; i < c->n_lora; i++) free(c->lora[i]);
+    free(c->lora);
+    free(c->lora_scale);
+    c->lora = NULL;
+    c->lora_scale = NULL;
+    c->n_lora = 0;
 }
 
 /* The string-valued options: an empty name can only be a mistake. */
@@ -368,6 +381,17 @@ static int common_option(llp_cli *c, int id, const char *arg, llp_err *err)
         s->stop = llp_realloc(s->stop, (size_t)(s->n_stop + 1) * sizeof *s->stop);
         s->stop[s->n_stop++] = llp_strdup(arg);
         return 0;
+    case OPT_LORA: {
+        char *path;
+        float scale;
+        if (llp_lora_parse_spec(arg, &path, &scale, err)) return -1;
+        c->lora = llp_realloc(c->lora, (size_t)(c->n_lora + 1) * sizeof *c->lora);
+        c->lora_scale = llp_realloc(c->lora_scale, (size_t)(c->n_lora + 1) * sizeof(float));
+        c->lora[c->n_lora] = path;
+        c->lora_scale[c->n_lora++] = scale;
+        return 0;
+    }
+    case OPT_LORA_MERGE: c->lora_merge = true; return 0;
     default: return llp_err_set(err, "internal error: unhandled option %d", id);
     }
 }
@@ -502,6 +526,14 @@ int llp_cli_parse(llp_cli *c, const llp_cli_tool *tool, int argc, char **argv, l
             printf("%s (llamapipe) %s\n", c->tool, LLP_VERSION);
             fflush(stdout);
             return LLP_EXIT_OK;
+        }
+        if (c->lora_merge && c->n_lora == 0) {
+            llp_err_set(e, "--lora-merge: no --lora adapter to merge");
+            if (!err) {
+                fprintf(stderr, "%s: error: %s\n", c->tool, e->msg);
+                fprintf(stderr, "Try '%s --help'.\n", c->tool);
+            }
+            return LLP_EXIT_USAGE;
         }
         c->args = argv + optind;
         c->n_args = argc - optind;

@@ -114,6 +114,10 @@ typedef struct llp_cli {
                                  is a terminal and not -q */
     int         shard_k;      /* --shard K/N: 0 <= K < N; default 0/1 */
     int         shard_n;
+    char      **lora;         /* --lora FILE[:SCALE], repeatable: owned paths */
+    float      *lora_scale;   /* (n_lora) the SCALE of each (default 1) */
+    int         n_lora;
+    bool        lora_merge;   /* --lora-merge: merge the adapters at load */
     llp_sampling_opts sampling;
     char      **args;         /* positional arguments (into argv) */
     int         n_args;
@@ -135,14 +139,15 @@ enum {
                                      --repeat-penalty, --seed, --stop, -v */
     LLP_CLI_N_PREDICT = 1u << 7,  /* -n */
     LLP_CLI_PARALLEL  = 1u << 8,  /* --parallel */
-    LLP_CLI_ALL       = 0x1ffu,
+    LLP_CLI_LORA      = 1u << 9,  /* --lora, --lora-merge: tools that run the model */
+    LLP_CLI_ALL       = 0x3ffu,
 };
 
 /* The groups of each record tool, shared by its binary and llp-run's steps
  * (pipeline_schema.c) so the two accept the same options. */
 #define LLP_CLI_RECORD_TOOL (LLP_CLI_MODEL | LLP_CLI_STORE | LLP_CLI_RECORDS)
 #define LLP_CLI_TOKENIZE    LLP_CLI_RECORD_TOOL
-#define LLP_CLI_EMBED       (LLP_CLI_RECORD_TOOL | LLP_CLI_THREADS | LLP_CLI_CONTEXT)
+#define LLP_CLI_EMBED       (LLP_CLI_RECORD_TOOL | LLP_CLI_THREADS | LLP_CLI_CONTEXT | LLP_CLI_LORA)
 #define LLP_CLI_CLASSIFY    LLP_CLI_EMBED
 #define LLP_CLI_SUMMARIZE   (LLP_CLI_EMBED | LLP_CLI_SAMPLING | LLP_CLI_PARALLEL)
 #define LLP_CLI_GENERATE    (LLP_CLI_SUMMARIZE | LLP_CLI_N_PREDICT)
@@ -182,7 +187,7 @@ int llp_cli_parse(llp_cli *c, const llp_cli_tool *tool, int argc, char **argv,
 /* The sampler settings the sampling flags give (sampler.h). */
 llp_sampling llp_cli_sampling(const llp_cli *c);
 
-/* Frees what parsing allocated (the --stop copies). */
+/* Frees what parsing allocated (the --stop and --lora copies). */
 void llp_cli_free(llp_cli *c);
 
 /* The common options section of --help (static text). */

@@ -3,6 +3,7 @@
  */
 #include "engine.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -58,12 +59,48 @@ llp_engine *llp_engine_open(const llp_engine_opts *o, llp_err *err)
                     o->model_path, llp_tokenizer_n_vocab(e->tok), e->model->cfg.n_vocab);
         goto fail;
     }
+    if (o->n_lora > 0) {
+        e->lora = llp_calloc((size_t)o->n_lora, sizeof *e->lora);
+        llp_hasher *h = llp_hasher_new();
+        llp_hasher_add_str(h, "llamapipe-model-with-lora-v1");
+        llp_hasher_add_str(h, e->fingerprint);
+        llp_hasher_add_str(h, o->lora_merge ? "merged" : "on the fly");
+        for (int i = 0; i < o->n_lora; i++) {
+            llp_lora *a = llp_lora_load(o->lora[i], err);
+            if (!a) {
+                llp_hasher_finish(h, e->fingerprint);
+                goto fail;
+            }
+            e->lora[e->n_lora++] = a;
+            if (llp_model_add_lora(e->model, a, o->lora_scale[i], o->lora_merge, err)) {
+                llp_hasher_finish(h, e->fingerprint);
+                goto fail;
+            }
+            char scale[32];
+            snprintf(scale, sizeof scale, "%.9g", (double)o->lora_scale[i]);
+            llp_hasher_add_str(h, a->fingerprint);
+            llp_hasher_add_str(h, scale);
+        }
+        llp_hasher_finish(h, e->fingerprint);
+    }
     e->n_seq = o->n_seq == LLP_ENGINE_SEQ_AUTO ? llp_engine_auto_parallel(e->model, o->n_ctx, o->kv_type)
                : o->n_seq > 0 ? o->n_seq : 1;
     llp_context_params cp = { .n_ctx = o->n_ctx, .n_seq = e->n_seq, .n_batch = o->n_batch,
                               .n_threads = o->n_threads, .kv_type = o->kv_type };
     if (!(e->ctx = llp_context_new(e->model, &cp, err))) goto fail;
     e->meta = llp_model_meta(e->model, e->tok);
+    if (e->n_lora) {
+        json_t *arr = json_array();
+        for (int i = 0; i < e->n_lora; i++) {
+            json_t *l = json_object();
+            json_object_set_new(l, "path", json_string(e->lora[i]->path));
+            json_object_set_new(l, "fingerprint", json_string(e->lora[i]->fingerprint));
+            json_object_set_new(l, "scale", json_real(o->lora_scale[i]));
+            json_array_append_new(arr, l);
+        }
+        json_object_set_new(e->meta, "lora", arr);
+        json_object_set_new(e->meta, "lora_merged", json_boolean(o->lora_merge));
+    }
     return e;
 fail:
     llp_engine_free(e);
@@ -101,6 +138,8 @@ void llp_engine_free(llp_engine *e)
     if (!e) return;
     llp_context_free(e->ctx);
     llp_model_free(e->model);
+    for (int i = 0; i < e->n_lora; i++) llp_lora_free(e->lora[i]);
+    free(e->lora);
     llp_tokenizer_free(e->tok);
     if (e->meta) json_decref(e->meta);
     free(e);

@@ -15,6 +15,7 @@
 
 #include "chat.h"
 #include "hash.h"
+#include "lora.h"
 #include "model.h"
 #include "tokenizer.h"
 #include "util.h"
@@ -24,9 +25,11 @@ typedef struct llp_engine {
     llp_tokenizer *tok;
     llp_context *ctx;
     char fingerprint[LLP_HASH_HEX];
-    json_t *meta;           /* {"arch","n_params","dim","n_layers",...} */
+    json_t *meta;           /* {"arch","n_params","dim","n_layers",...,"lora"} */
     int64_t file_size;
     int n_seq;              /* sequences of ctx (the chosen --parallel) */
+    llp_lora **lora;        /* (n_lora) the adapters in use, owned */
+    int n_lora;
 } llp_engine;
 
 typedef struct llp_engine_opts {
@@ -37,6 +40,10 @@ typedef struct llp_engine_opts {
     int n_batch;                /* 0: 512 */
     int n_threads;              /* 0: physical cores */
     llp_kv_type kv_type;        /* 0: f16 */
+    char *const *lora;          /* (n_lora) adapter files (lora.h) */
+    const float *lora_scale;    /* (n_lora) their scales */
+    int n_lora;
+    bool lora_merge;            /* merge them at load instead of on the fly */
 } llp_engine_opts;
 
 #define LLP_ENGINE_SEQ_AUTO (-1)
@@ -56,8 +63,11 @@ int llp_engine_auto_parallel(const llp_model *m, int n_ctx, llp_kv_type kv);
  * it. */
 void llp_engine_note_parallel(const llp_engine *e, const char *tool, const char *why);
 
-/* Open the model named by opts. err names the file on failure; a missing
- * model path gives "no model: pass -m MODEL or set LLP_MODEL". */
+/* Open the model named by opts, with its adapters. err names the file on
+ * failure; a missing model path gives "no model: pass -m MODEL or set
+ * LLP_MODEL". With adapters, the fingerprint is the hash of the base's,
+ * each adapter file's and its scale, and whether they are merged: the store
+ * never mixes outputs made with and without (or with other) adapters. */
 llp_engine *llp_engine_open(const llp_engine_opts *opts, llp_err *err);
 void llp_engine_free(llp_engine *e);
 

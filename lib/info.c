@@ -7,6 +7,7 @@
  * this reads keys and the tensor table only.
  */
 #include "info.h"
+#include "lora.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -122,10 +123,72 @@ static json_t *weights_by_type(const gguf_file *f, uint64_t *n_params, uint64_t 
     return list;
 }
 
+static const char *str_or(const json_t *v, const char *dflt);
+static void human_bytes(double n, char *buf, size_t size);
+static void human_count(double n, char *buf, size_t size);
+
+/* An adapter file (general.type = adapter): what lora.h reads of it. */
+static json_t *adapter_info(const char *path, gguf_file *f, llp_err *err)
+{
+    json_t *info = json_object();
+    json_object_set_new(info, "path", json_string(path));
+    json_object_set_new(info, "file_bytes", json_integer((json_int_t)gguf_file_size(f)));
+    json_object_set_new(info, "gguf_version", json_integer(gguf_version(f)));
+    json_object_set_new(info, "n_kv", json_integer((json_int_t)gguf_n_kv(f)));
+    gguf_close(f);
+    llp_lora *a = llp_lora_load(path, err);
+    if (!a) {
+        json_decref(info);
+        return NULL;
+    }
+    json_t *m = llp_lora_meta(a);
+    json_object_update(info, m);
+    json_decref(m);
+    json_object_set_new(info, "adapter", json_true());
+    json_t *tensors = json_array();
+    for (int i = 0; i < a->n; i++) {
+        json_t *t = json_object();
+        json_object_set_new(t, "name", json_string(a->t[i].name));
+        json_object_set_new(t, "n_in", json_integer(a->t[i].n_in));
+        json_object_set_new(t, "n_out", json_integer(a->t[i].n_out));
+        json_object_set_new(t, "rank", json_integer(a->t[i].rank));
+        json_array_append_new(tensors, t);
+    }
+    json_object_set_new(info, "tensors", tensors);
+    llp_lora_free(a);
+    return info;
+}
+
+static void adapter_print(const json_t *info, FILE *out)
+{
+    char s1[32];
+    human_bytes((double)json_integer_value(json_object_get(info, "file_bytes")), s1, sizeof s1);
+    fprintf(out, "file:            %s (%s)\n", str_or(json_object_get(info, "path"), "?"), s1);
+    fprintf(out, "type:            LoRA adapter (llama)\n");
+    fprintf(out, "rank:            %" JSON_INTEGER_FORMAT "\n",
+            json_integer_value(json_object_get(info, "rank")));
+    fprintf(out, "alpha:           %g (scale at use: SCALE x alpha / rank)\n",
+            json_real_value(json_object_get(info, "alpha")));
+    fprintf(out, "tensor type:     %s\n", str_or(json_object_get(info, "tensor_type"), "?"));
+    fprintf(out, "adapted:         %" JSON_INTEGER_FORMAT " matrices:",
+            json_integer_value(json_object_get(info, "n_tensors")));
+    const json_t *tg = json_object_get(info, "targets");
+    for (size_t i = 0; i < json_array_size(tg); i++)
+        fprintf(out, "%s%s", i ? ", " : " ", json_string_value(json_array_get(tg, i)));
+    fputc('\n', out);
+    human_count((double)json_integer_value(json_object_get(info, "n_params")), s1, sizeof s1);
+    fprintf(out, "parameters:      %s (%" JSON_INTEGER_FORMAT ")\n", s1,
+            json_integer_value(json_object_get(info, "n_params")));
+    fprintf(out, "fingerprint:     %s\n", str_or(json_object_get(info, "fingerprint"), "?"));
+}
+
 json_t *llp_model_info(const char *path, llp_err *err)
 {
     gguf_file *f = gguf_open(path, err);
     if (!f) return NULL;
+    const char *gtype = NULL;
+    if (gguf_get_str(f, "general.type", &gtype, NULL) == 0 && strcmp(gtype, "adapter") == 0)
+        return adapter_info(path, f, err);
     json_t *info = json_object();
     const char *arch = NULL;
     int64_t v, dim = 0, n_heads = 0, n_heads_kv = 0;
@@ -255,6 +318,10 @@ static void print_special(FILE *out, const char *label, const json_t *t)
 
 void llp_model_info_print(const json_t *info, FILE *out)
 {
+    if (json_is_true(json_object_get(info, "adapter"))) {
+        adapter_print(info, out);
+        return;
+    }
     char a[32], b[32], c[32], d[32], e[32], g[32], h[32], s1[32], s2[32];
     const json_t *ft = json_object_get(info, "file_type");
 

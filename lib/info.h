@@ -31,7 +31,11 @@
  *   n_params, bytes}] (largest first), output_tied, tokenizer {model,
  *   n_vocab, bos {id, piece}, eos {id, piece}, add_bos, add_eos} (null
  *   when the file has no vocabulary), chat_template (bool).
- * Shape fields of an unknown architecture are null. Returns NULL with err
+ * Shape fields of an unknown architecture are null. A LoRA adapter
+ * (general.type = adapter) is described instead by: path, file_bytes,
+ * gguf_version, n_kv, adapter (true), type, arch, alpha, rank, tensor_type,
+ * n_tensors, n_params, targets, fingerprint, tensors [{name, n_in, n_out,
+ * rank}]. Returns NULL with err
  * naming the file when it cannot be opened. */
 json_t *llp_model_info(const char *path, llp_err *err);
 

@@ -20,6 +20,7 @@
 
 #include <cblas.h>
 
+#include "lora.h"
 #include "matmul.h"
 #include "quant.h"
 #include "threads.h"
@@ -214,7 +215,15 @@ static void unpack_weights(llp_model *m)
     /* Also called on a model whose loading failed part way: no layers yet. */
     llp_weight **ws = llp_calloc(7 * (size_t)(m->layers ? m->cfg.n_layers : 0) + 1, sizeof *ws);
     int n = model_matrices(m, ws);
-    for (int i = 0; i < n; i++) free(ws[i]->packed);
+    for (int i = 0; i < n; i++) {
+        free(ws[i]->packed);
+        if (ws[i] == &m->output && m->output_tied) continue;   /* token_embd's */
+        free(ws[i]->merged);
+        for (llp_weight_lora *l = ws[i]->lora, *next; l; l = next) {
+            next = l->next;
+            free(l);
+        }
+    }
     free(ws);
 }
 
@@ -503,6 +512,8 @@ static void matmul(llp_context *ctx, const llp_weight *w, const float *x, int n_
         llp_matmul_packed(ctx->pool, w->type, w->packed, w->n_in, w->n_out, x, n_tok, y);
     else
         llp_matmul(ctx->pool, w->type, w->data, w->n_in, w->n_out, x, n_tok, y);
+    if (w->lora) llp_lora_apply(ctx->reference ? NULL : ctx->pool, w->lora, w->n_in, w->n_out,
+                                x, n_tok, y);
 }
 
 /* Several products of one input (the same as matmul() on each), in one
@@ -519,6 +530,9 @@ static void matmul_many(llp_context *ctx, const llp_weight *const *w, int n_w, c
         ops[i] = (llp_matmul_op){ w[i]->type, w[i]->packed ? w[i]->packed : w[i]->data,
                                   w[i]->packed != NULL, w[i]->n_out, y[i] };
     llp_matmul_many(ctx->pool, ops, n_w, w[0]->n_in, x, n_tok);
+    for (int i = 0; i < n_w; i++)
+        if (w[i]->lora) llp_lora_apply(ctx->pool, w[i]->lora, w[i]->n_in, w[i]->n_out, x, n_tok,
+                                       y[i]);
 }
 
 /* Attention for every (token, query head) pair of a batch; tasks take

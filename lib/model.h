@@ -38,6 +38,16 @@ typedef struct llp_config {
     float norm_eps;     /* llama.attention.layer_norm_rms_epsilon */
 } llp_config;
 
+/* An adapter on one weight (lora.h): y += scale * (x A^T) B^T. The
+ * tensors belong to the llp_lora they came from. */
+typedef struct llp_weight_lora {
+    const float *a;             /* (rank, n_in) */
+    const float *b;             /* (n_out, rank) */
+    int rank;
+    float scale;                /* user_scale * alpha / rank */
+    struct llp_weight_lora *next;
+} llp_weight_lora;
+
 /* A weight matrix W[n_out][n_in] of any supported type, mapped. */
 typedef struct llp_weight {
     const char *name;
@@ -47,6 +57,9 @@ typedef struct llp_weight {
     int64_t n_out;      /* ne[1] */
     void *packed;       /* owned copy repacked for the fast path (matmul.h),
                            or NULL: the fast path multiplies data */
+    llp_weight_lora *lora;      /* adapters applied on the fly (owned list), or NULL */
+    void *merged;               /* owned rows after an adapter was merged in
+                                   (data points here), or NULL */
 } llp_weight;
 
 typedef struct llp_layer {

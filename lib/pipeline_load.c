@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lora.h"
 #include "pipeline_internal.h"
 
 typedef struct loader {
@@ -517,6 +518,18 @@ static void load_step(loader *L, const ynode *item, llp_pipeline *p)
         if (!strcmp(o->name, "prompt_file") || !strcmp(o->name, "examples"))
             if (v->kind == Y_SCALAR && !v->null && !v->bad && *v->str)
                 add_file(p, v->str, o->name, v);
+        if (!strcmp(o->name, "lora"))       /* FILE or FILE:SCALE, one or a list */
+            for (int j = 0; j < (v->kind == Y_SEQ ? v->n : 1); j++) {
+                const ynode *it = v->kind == Y_SEQ ? v->kids[j] : v;
+                char *path;
+                float scale;
+                llp_err e;
+                if (it->kind == Y_SCALAR && !it->null && !it->bad && *it->str &&
+                    llp_lora_parse_spec(it->str, &path, &scale, &e) == 0) {
+                    add_file(p, path, "lora", it);
+                    free(path);
+                }
+            }
         option_words(L, t, o, v, st);
     }
     if (L->problems->n > before) return;

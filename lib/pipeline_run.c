@@ -372,6 +372,7 @@ static int64_t last_job_id(llp_store *s)
 
 typedef struct model_slot {
     const char *path;
+    char *lora_key;         /* the step's adapters and scales, "" for none */
     llp_engine *engine;
 } model_slot;
 
@@ -387,11 +388,28 @@ typedef struct run_state {
     int64_t job_id;
 } run_state;
 
-static llp_engine *engine_for(run_state *r, const char *path)
+/* What tells apart two engines of one model file: the step's lora: and
+ * lora_merge: (malloc'd). */
+static char *lora_key(const llp_cli *c)
 {
-    for (int i = 0; i < r->n_models; i++)
-        if (!strcmp(r->models[i].path, path)) return r->models[i].engine;
-    return NULL;
+    size_t n = 16;
+    for (int i = 0; i < c->n_lora; i++) n += strlen(c->lora[i]) + 40;
+    char *k = llp_calloc(1, n);
+    if (c->n_lora) strcat(k, c->lora_merge ? "merge" : "fly");
+    for (int i = 0; i < c->n_lora; i++)
+        snprintf(k + strlen(k), n - strlen(k), "\n%s:%.9g", c->lora[i], (double)c->lora_scale[i]);
+    return k;
+}
+
+static llp_engine *engine_for(run_state *r, const char *path, const llp_cli *c)
+{
+    char *key = lora_key(c);
+    llp_engine *e = NULL;
+    for (int i = 0; i < r->n_models && !e; i++)
+        if (!strcmp(r->models[i].path, path) && !strcmp(r->models[i].lora_key, key))
+            e = r->models[i].engine;
+    free(key);
+    return e;
 }
 
 /* Open every distinct model of the plan, once. Only the model and its
@@ -402,12 +420,31 @@ static int open_models(run_state *r, llp_err *err)
     for (int i = 0; i < r->p->n_steps; i++) {
         const char *path = r->p->steps[i].model ? r->p->steps[i].model : env;
         if (!path || !*path) return llp_err_set(err, "no model: set model: or LLP_MODEL");
-        if (engine_for(r, path)) continue;
-        llp_engine_opts eo = { .model_path = path, .n_ctx = 16, .n_batch = 16, .n_threads = 1 };
+        /* the step's adapters (lora:, lora_merge:) belong to its engine */
+        int argc;
+        char **argv = llp_pipeline_step_argv(r->p, r->o, i, &argc);
+        llp_cli cli;
+        pl_step_opts so;
+        llp_err perr;
+        int parsed = pl_parse_step(r->p->steps[i].tool, argc, argv, &cli, &so, &perr);
+        llp_pipeline_words_free(argv, argc);
+        if (parsed) continue;       /* run_step reports it */
+        if (engine_for(r, path, &cli)) {
+            llp_cli_free(&cli);
+            continue;
+        }
+        llp_engine_opts eo = { .model_path = path, .n_ctx = 16, .n_batch = 16, .n_threads = 1,
+                               .lora = cli.lora, .lora_scale = cli.lora_scale,
+                               .n_lora = cli.n_lora, .lora_merge = cli.lora_merge };
         llp_engine *e = llp_engine_open(&eo, err);
-        if (!e) return -1;
+        char *key = lora_key(&cli);
+        llp_cli_free(&cli);
+        if (!e) {
+            free(key);
+            return -1;
+        }
         r->models = llp_realloc(r->models, sizeof *r->models * (size_t)(r->n_models + 1));
-        r->models[r->n_models++] = (model_slot){ path, e };
+        r->models[r->n_models++] = (model_slot){ path, key, e };
     }
     return 0;
 }
@@ -457,7 +494,7 @@ static int run_step(run_state *r, int i, const char *in_path, FILE *out)
         cli.out = LLP_FMT_TEXT;
     cli.quiet = r->o->quiet;
     cli.progress = !r->o->quiet && (r->o->progress || isatty(STDERR_FILENO));
-    llp_engine *e = engine_for(r, cli.model);
+    llp_engine *e = cli.model ? engine_for(r, cli.model, &cli) : NULL;
     llp_batch_tool bt;
     if (!e) {
         llp_error(TOOL, "step %d (%s): no model", i + 1, llp_step_tool_name(st->tool));
@@ -633,7 +670,10 @@ out:
     if (r.part[0] && code != LLP_EXIT_OK && code != LLP_EXIT_PARTIAL) unlink(r.part);
     cleanup_tmp(&r);
     llp_store_close(r.store);
-    for (int i = 0; i < r.n_models; i++) llp_engine_free(r.models[i].engine);
+    for (int i = 0; i < r.n_models; i++) {
+        llp_engine_free(r.models[i].engine);
+        free(r.models[i].lora_key);
+    }
     free(r.models);
     json_decref(params);
     return code;

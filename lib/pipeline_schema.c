@@ -51,6 +51,8 @@ static const pl_option options[] = {
     { "ctx_size", "ctx-size", PL_INT, COMPUTING, NULL, false },
     { "kv_type", "kv-type", PL_STRING, GENERATING | T(LLP_STEP_EMBED), NULL, false },
     { "parallel", "parallel", PL_INT, T(LLP_STEP_GENERATE) | T(LLP_STEP_SUMMARIZE), NULL, false },
+    { "lora", "lora", PL_LIST, COMPUTING, NULL, false },
+    { "lora_merge", "lora-merge", PL_BOOL, COMPUTING, NULL, false },
     { "field", "field", PL_STRING, ALL_TOOLS, NULL, false },
     { "into", "into", PL_STRING, ALL_TOOLS, NULL, false },
     { "no_cache", "no-cache", PL_BOOL, ALL_TOOLS, NULL, false },
@@ -316,6 +318,9 @@ static void rename_flag(llp_err *err, const pl_option *o)
 int pl_check_option(llp_step_tool t, const pl_option *o, char **words, int n_words, llp_err *err)
 {
     if (n_words == 0) return 0;
+    /* lora_merge: true means something only beside lora:, which the check of
+     * the whole step (load_step) sees; alone it would always be refused */
+    if (!strcmp(o->name, "lora_merge")) return 0;
     char **argv = llp_calloc((size_t)n_words + 2, sizeof *argv);
     argv[0] = (char *)tool_binaries[t];
     memcpy(argv + 1, words, sizeof *argv * (size_t)n_words);

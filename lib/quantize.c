@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "gguf.h"
+#include "lora.h"
 #include "threads.h"
 
 /* ---- file types ------------------------------------------------------- */
@@ -353,6 +354,9 @@ typedef struct convert_job {
     size_t src_row_bytes, dst_row_bytes;
     uint8_t *dst;
     atomic_llong bad_row;       /* first row holding inf/NaN, or -1 */
+    const llp_lora_tensor *delta[8];    /* adapters merged into this tensor */
+    float delta_scale[8];
+    int n_delta;
 } convert_job;
 
 static void convert_rows(void *ctx, int task, int n_tasks)
@@ -366,6 +370,14 @@ static void convert_rows(void *ctx, int task, int n_tasks)
     const uint8_t *src = job->t->data;
     for (int64_t r = first; r < last; r++) {
         llp_dequantize_row(job->t->type, src + job->src_row_bytes * (size_t)r, row, n);
+        for (int d = 0; d < job->n_delta; d++) {      /* row r += scale * B[r] A */
+            const llp_lora_tensor *lt = job->delta[d];
+            for (int k = 0; k < lt->rank; k++) {
+                float c = job->delta_scale[d] * lt->b[r * lt->rank + k];
+                const float *a = lt->a + (int64_t)k * n;
+                for (int64_t i = 0; i < n; i++) row[i] += c * a[i];
+            }
+        }
         for (int64_t i = 0; i < n; i++) {
             if (!isfinite(row[i])) {
                 long long expected = -1;
@@ -383,9 +395,17 @@ static void convert_rows(void *ctx, int task, int n_tasks)
 /* Convert tensor t into a new buffer of dst_type. Returns NULL with err set
  * when the tensor holds a non-finite value. */
 static uint8_t *convert_tensor(llp_pool *pool, const gguf_file *f, const gguf_tensor *t,
-                               uint32_t dst_type, uint64_t *dst_bytes, llp_err *err)
+                               uint32_t dst_type, const llp_quantize_opts *o,
+                               uint64_t *dst_bytes, llp_err *err)
 {
     convert_job job = { .t = t, .dst_type = dst_type };
+    for (int i = 0; i < o->n_lora; i++)
+        for (int k = 0; k < o->lora[i]->n && job.n_delta < 8; k++)
+            if (strcmp(o->lora[i]->t[k].name, t->name) == 0) {
+                job.delta[job.n_delta] = &o->lora[i]->t[k];
+                job.delta_scale[job.n_delta++] =
+                    llp_lora_scale(o->lora[i], &o->lora[i]->t[k], o->lora_scale[i]);
+            }
     job.n_rows = (int64_t)(t->n_bytes / llp_row_size(t->type, t->ne[0]));
     job.src_row_bytes = llp_row_size(t->type, t->ne[0]);
     job.dst_row_bytes = llp_row_size(dst_type, t->ne[0]);
@@ -446,11 +466,32 @@ int llp_quantize_file(const char *in, const char *out, const llp_quantize_opts *
 
     /* Plan every tensor before converting any, so a refusal costs nothing. */
     int rc = -1;
+    bool *adapted = llp_calloc((size_t)(n ? n : 1), sizeof *adapted);
+    for (int a = 0; a < o->n_lora; a++)
+        for (int k = 0; k < o->lora[a]->n; k++) {
+            const llp_lora_tensor *lt = &o->lora[a]->t[k];
+            const gguf_tensor *t = gguf_find_tensor(f, lt->name);
+            if (!t || t->n_dims != 2 || strcmp(lt->name, "token_embd.weight") == 0) {
+                llp_err_set(err, "%s: tensor '%s' matches no matrix of %s",
+                            o->lora[a]->path ? o->lora[a]->path : "adapter", lt->name, in);
+                goto done;
+            }
+            if (t->ne[0] != lt->n_in || t->ne[1] != lt->n_out) {
+                llp_err_set(err, "%s: tensor '%s' is [%lld -> %lld] but the model's is "
+                            "[%lld -> %lld] (an adapter for another model?)",
+                            o->lora[a]->path ? o->lora[a]->path : "adapter", lt->name,
+                            (long long)lt->n_in, (long long)lt->n_out, (long long)t->ne[0],
+                            (long long)t->ne[1]);
+                goto done;
+            }
+            for (int64_t i = 0; i < n; i++) adapted[i] |= order[i] == t;
+        }
     for (int64_t i = 0; i < n; i++) {
         const gguf_tensor *t = order[i];
         dst_type[i] = llp_quant_tensor_type(&rules, t->name, t->n_dims, t->ne, t->type,
                                             &fell_back[i]);
-        if (dst_type[i] != t->type && !is_float_type(t->type) && !o->allow_requantize) {
+        if (dst_type[i] != t->type && !is_float_type(t->type) && !o->allow_requantize &&
+            !adapted[i]) {
             llp_err_set(err, "%s: tensor '%s' is already quantized (%s); converting it to %s "
                         "loses precision twice (allow it with --allow-requantize)",
                         in, t->name, llp_type_name(t->type), llp_type_name(dst_type[i]));
@@ -467,9 +508,9 @@ int llp_quantize_file(const char *in, const char *out, const llp_quantize_opts *
         const gguf_tensor *t = order[i];
         double t0 = llp_now();
         uint64_t dst_bytes = t->n_bytes;
-        bool convert = dst_type[i] != t->type;
+        bool convert = dst_type[i] != t->type || adapted[i];
         if (convert) {
-            buffers[i] = convert_tensor(pool, f, t, dst_type[i], &dst_bytes, err);
+            buffers[i] = convert_tensor(pool, f, t, dst_type[i], o, &dst_bytes, err);
             if (!buffers[i]) {
                 gguf_writer_free(w);
                 llp_pool_free(pool);
@@ -508,6 +549,7 @@ int llp_quantize_file(const char *in, const char *out, const llp_quantize_opts *
     }
 
 done:
+    free(adapted);
     for (int64_t i = 0; i < n; i++) free(buffers[i]);
     free(buffers);
     free(fell_back);

@@ -125,6 +125,13 @@ typedef struct llp_quantize_opts {
      * another type: they lose precision twice, so llama.cpp refuses them
      * unless asked, and so do we. */
     bool allow_requantize;
+    /* Adapters to merge (lora.h): each adapted matrix is dequantized, gets
+     * scale * B A added row by row and is quantized to its target type (even
+     * when that is its own type: merging a quantized base rounds it again,
+     * which is allowed without allow_requantize). */
+    const struct llp_lora *const *lora;
+    const float *lora_scale;    /* (n_lora) user scales */
+    int n_lora;
     /* Called after each tensor (may be NULL). */
     void (*on_tensor)(void *ctx, const llp_quant_tensor_report *r);
     void *ctx;

@@ -108,6 +108,22 @@ static const char *const migrations[] = {
     "CREATE UNIQUE INDEX items_job_record ON items(job_id, ordinal, record_id,"
     "  task, input_hash);"
     "ALTER TABLE embeddings ADD COLUMN text TEXT;",
+
+    /* 3: llp-finetune's loss curve: one row per optimizer step of a
+     * training job (docs/store.md, "train_steps"). */
+    "CREATE TABLE train_steps ("
+    "  id INTEGER PRIMARY KEY,"
+    "  job_id INTEGER NOT NULL REFERENCES jobs(id),"
+    "  step INTEGER NOT NULL,"
+    "  epoch INTEGER NOT NULL,"
+    "  loss REAL NOT NULL,"
+    "  val_loss REAL,"
+    "  lr REAL NOT NULL,"
+    "  grad_norm REAL NOT NULL,"
+    "  tokens INTEGER NOT NULL,"
+    "  ms REAL NOT NULL,"
+    "  created_at TEXT NOT NULL,"
+    "  UNIQUE (job_id, step));",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -32,7 +32,7 @@ typedef struct llp_store llp_store;
 typedef struct sqlite3 sqlite3;
 
 /* Schema version this build writes (PRAGMA user_version after migrating). */
-#define LLP_STORE_SCHEMA_VERSION 2
+#define LLP_STORE_SCHEMA_VERSION 3
 
 /* Job statuses (jobs.status). "partial": finished, some records failed. */
 #define LLP_JOB_RUNNING     "running"
@@ -191,6 +191,30 @@ int llp_store_embeddings_each(llp_store *s, const char *collection,
                               const char *model_fp,
                               llp_embedding_visitor visit, void *ctx,
                               llp_err *err);
+
+/* ---- training (llp-finetune) ----------------------------------------------- */
+
+/* One optimizer step of a training job (table train_steps). */
+typedef struct llp_train_step_row {
+    int64_t step;          /* 1-based */
+    int64_t epoch;         /* 1-based epoch the step's batch came from */
+    double loss;           /* mean cross-entropy per target token, nats */
+    double val_loss;       /* on --val after this step; NAN when not measured */
+    double lr;             /* learning rate used */
+    double grad_norm;      /* before clipping */
+    int64_t tokens;        /* tokens of the step's sequences */
+    double ms;             /* wall time of the step */
+} llp_train_step_row;
+
+/* Record a step (the same step of the same job recorded again replaces the
+ * row; a --resume run is a job of its own). Returns 0 or -1 with err. A store older than version 3 opened
+ * read-only has no such table: a write is refused there anyway. */
+int llp_store_train_step_put(llp_store *s, int64_t job_id, const llp_train_step_row *r,
+                             llp_err *err);
+/* The steps of a job in order as JSON objects {step, epoch, loss, val_loss
+ * (absent when not measured), lr, grad_norm, tokens, ms}; an empty array
+ * for a job without steps or a store older than version 3. */
+json_t *llp_store_train_steps(llp_store *s, int64_t job_id, llp_err *err);
 
 /* ---- administration (llp-jobs) ------------------------------------------- */
 

@@ -242,11 +242,20 @@ static const char *const merge_job_states =
 static const char *const merge_items[] = {
     [1] = MERGE_ITEMS("0", "NULL"),
     [2] = MERGE_ITEMS("i.ordinal", "i.input"),
+    [3] = MERGE_ITEMS("i.ordinal", "i.input"),
 };
 static const char *const merge_embeddings[] = {
     [1] = MERGE_EMBEDDINGS("NULL"),
     [2] = MERGE_EMBEDDINGS("text"),
+    [3] = MERGE_EMBEDDINGS("text"),
 };
+/* Training steps (version 3 on): those of the jobs just merged. */
+static const char *const merge_train_steps =
+    "INSERT OR IGNORE INTO main.train_steps(job_id, step, epoch, loss, val_loss, lr,"
+    "  grad_norm, tokens, ms, created_at)"
+    " SELECT mj.id, t.step, t.epoch, t.loss, t.val_loss, t.lr, t.grad_norm, t.tokens,"
+    "  t.ms, t.created_at FROM src.train_steps t JOIN src.jobs sj ON sj.id = t.job_id"
+    "  JOIN main.jobs mj ON mj.uuid = sj.uuid ORDER BY t.id";
 _Static_assert(sizeof merge_items / sizeof *merge_items ==
                LLP_STORE_SCHEMA_VERSION + 1, "merge SQL for every version");
 
@@ -363,6 +372,8 @@ int llp_store_merge(llp_store *s, const char *in_path, int64_t *jobs_added,
     }
     if (!rc)
         rc = store_exec(s, merge_embeddings[v], "merging embeddings", err);
+    if (!rc && v >= 3)
+        rc = store_exec(s, merge_train_steps, "merging training steps", err);
     if (rc) llp_store_rollback(s);
     else rc = llp_store_commit(s, err);
     detach(s);
@@ -423,6 +434,7 @@ static const char *const gc_deletes[] = {
     "   AND later.id > items.id)",
     /* Items of jobs that no longer exist. */
     "DELETE FROM items WHERE job_id NOT IN (SELECT id FROM jobs)",
+    "DELETE FROM train_steps WHERE job_id NOT IN (SELECT id FROM jobs)",
     /* Full-text rows whose item is gone. */
     "DELETE FROM items_fts WHERE rowid NOT IN (SELECT id FROM items)",
     /* Models no job, item or embedding refers to. */

@@ -95,6 +95,15 @@ else
   if [ "${CI:-}" = true ]; then ok 1 "mount a read-only tmpfs (CI=true requires it)"; fi
 fi
 
+# llp-finetune and adapters
+printf 'id,text,gold\n1,fine,pos\n2,so so,meh\n3,bad,neg\n' > ft-labels.csv
+printf '{"prompt": "Q: hi?\\nA:", "completion": " hello"}\n{"prompt": "Q: no answer"}\n' > ft-pc.jsonl
+printf '{"prompt": "Q: hi?\\nA:", "completion": " hello"}\n' > ft-ok.jsonl
+printf '{"prompt": "Q: what is the longest river of the continent?\\nA:", "completion": " the one"}\n' > ft-long.jsonl
+"$BIN/llp-mkmodel" -q --shape small small.gguf &&
+  "$BIN/llp-finetune" -q --no-db -m small.gguf -o small-lora.gguf --max-steps 1 ft-ok.jsonl
+ok $? "an adapter of another model (small) is written"
+
 # ---- the table --------------------------------------------------------------
 python3 - "$DOC" > rows.tsv <<'PY'
 import sys

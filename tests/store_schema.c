@@ -443,7 +443,9 @@ static void test_version_1(void)
     /* Migrated by a writing open. */
     s = llp_store_open(v1, &err);
     if (!ok(s != NULL, "a version 1 store opens and migrates (%s)", err.msg)) return;
-    is_int(llp_store_user_version(s), 2, "migrated to version 2");
+    is_int(llp_store_user_version(s), LLP_STORE_SCHEMA_VERSION, "migrated to the current version");
+    is_int(query_int(s, "SELECT count(*) FROM sqlite_master WHERE name = 'train_steps'"), 1,
+           "migrated: the train_steps table (version 3) exists");
     is_int(query_int(s, "SELECT count(*) FROM items WHERE ordinal = 0 AND"
                         " input IS NULL"), 2,
            "migrated: the version 1 items are kept, ordinal 0, no input");
