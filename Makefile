@@ -46,10 +46,11 @@ TESTS_SH := $(wildcard tests/*.t)
 
 .PHONY: all test demo deps install clean fuzz
 
-# Debian packages the build and the tests need (.ci/run installs the same).
+# Debian packages the build and the tests need (.ci/run installs the same;
+# Node.js and npm, for the openai client test only, are the machine's own).
 DEBIAN_PACKAGES := build-essential pkg-config python3 sqlite3 libopenblas-dev \
                    libsqlite3-dev libyaml-dev libjansson-dev libxxhash-dev \
-                   libmicrohttpd-dev curl nodejs npm slurm-wlm munge
+                   libmicrohttpd-dev curl slurm-wlm munge
 
 all: $(CMDS)
 

@@ -22,7 +22,8 @@ static const char usage[] =
     "for server-sent events), /v1/embeddings and GET /v1/models, POST\n"
     "/v1/classify and /v1/summarize, POST /pipelines/NAME for each --pipeline,\n"
     "GET /health and GET /metrics (Prometheus). Concurrent generations are\n"
-    "decoded together in --parallel slots. Every request is recorded as an item\n"
+    "decoded together in --parallel slots (default: up to 8, as the\n"
+    "memory allows; -v prints the choice). Every request is recorded as an item\n"
     "of one serve job in the store (--no-db: not recorded). docs/serve.md has\n"
     "the routes, fields, errors and limits.\n"
     "\n"
@@ -64,7 +65,7 @@ static const char usage[] =
     "  curl -s localhost:8080/predict -d '{\"text\": \"The capital of France is\"}'\n"
     "  LLP_API_KEY=s3cret llp-serve -m M --host 0.0.0.0 --pipeline pipelines/sentiment.yaml\n";
 
-enum { OPT_HOST = LLP_OPT_TOOL, OPT_PORT, OPT_PORT_FILE, OPT_PARALLEL, OPT_API_KEY, OPT_NO_AUTH,
+enum { OPT_HOST = LLP_OPT_TOOL, OPT_PORT, OPT_PORT_FILE, OPT_API_KEY, OPT_NO_AUTH,
        OPT_CHAT, OPT_NO_CHAT, OPT_SYSTEM, OPT_PIPELINE, OPT_GRACE, OPT_MAX_BODY,
        OPT_MAX_PROMPT, OPT_MAX_TOKENS, OPT_MAX_INPUTS, OPT_QUEUE, OPT_MAX_CONN, OPT_MAX_REQ,
        OPT_TIMEOUT, OPT_IDLE };
@@ -73,7 +74,6 @@ static const struct option long_options[] = {
     { "host", required_argument, NULL, OPT_HOST },
     { "port", required_argument, NULL, OPT_PORT },
     { "port-file", required_argument, NULL, OPT_PORT_FILE },
-    { "parallel", required_argument, NULL, OPT_PARALLEL },
     { "api-key", required_argument, NULL, OPT_API_KEY },
     { "no-auth", no_argument, NULL, OPT_NO_AUTH },
     { "chat", no_argument, NULL, OPT_CHAT },
@@ -113,7 +113,6 @@ static int on_option(void *ctx, int id, const char *arg, llp_err *err)
         return 0;
     case OPT_PORT: return llp_opt_int("--port", arg, 0, 65535, &o->port, err);
     case OPT_PORT_FILE: o->port_file = arg; return 0;
-    case OPT_PARALLEL: return llp_opt_int("--parallel", arg, 1, 256, &o->parallel, err);
     case OPT_API_KEY:
         if (!*arg) return llp_err_set(err, "--api-key: empty key");
         o->api_key = arg;
@@ -154,12 +153,13 @@ static int on_option(void *ctx, int id, const char *arg, llp_err *err)
 int main(int argc, char **argv)
 {
     llp_cli cli;
-    serve_flags f = { .o = { .host = "127.0.0.1", .port = 8080, .parallel = 4, .chat = -1,
+    serve_flags f = { .o = { .host = "127.0.0.1", .port = 8080, .chat = -1,
                              .grace = 30, .limits = llp_serve_default_limits() } };
     llp_cli_init(&cli, "llp-serve");
     cli.sampling.n_predict = INT_MIN;    /* not given: 128, at most --max-tokens */
     llp_cli_tool tool = { .groups = LLP_CLI_MODEL | LLP_CLI_THREADS | LLP_CLI_CONTEXT |
-                                    LLP_CLI_STORE | LLP_CLI_SAMPLING | LLP_CLI_N_PREDICT,
+                                    LLP_CLI_STORE | LLP_CLI_SAMPLING | LLP_CLI_N_PREDICT |
+                                    LLP_CLI_PARALLEL | LLP_CLI_LORA,
                           .usage = usage, .options = long_options, .on_option = on_option,
                           .ctx = &f };
     int rc = llp_cli_parse(&cli, &tool, argc, argv, NULL);
@@ -188,6 +188,11 @@ int main(int argc, char **argv)
     }
     o->model_path = cli.model;
     o->n_ctx = cli.ctx_size;
+    o->parallel = cli.parallel;
+    o->lora = cli.lora;
+    o->lora_scale = cli.lora_scale;
+    o->n_lora = cli.n_lora;
+    o->lora_merge = cli.lora_merge;
     o->n_threads = cli.threads;
     o->kv_type = cli.kv_type;
     o->db_path = cli.db_path;

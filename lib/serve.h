@@ -41,7 +41,12 @@ typedef struct llp_serve_opts {
     const char *host;           /* address to bind; default 127.0.0.1 */
     int port;                   /* 0: any free port (see port_file) */
     const char *port_file;      /* write the bound port here once listening */
-    int parallel;               /* sequence slots decoded together */
+    int parallel;               /* sequence slots decoded together; 0: chosen
+                                   from the memory (llp_engine_auto_parallel) */
+    char *const *lora;          /* (n_lora) adapters applied (lora.h) */
+    const float *lora_scale;
+    int n_lora;
+    bool lora_merge;            /* merge them at load */
     int n_ctx;                  /* per slot; 0: the model's, at most 4096 */
     int n_threads;
     llp_kv_type kv_type;

@@ -156,8 +156,10 @@ int llp_serve_run(const llp_serve_opts *o)
     llp_serve_http *http = NULL;
     json_t *params = NULL;
     llp_engine_opts eo = { .model_path = o->model_path, .n_ctx = o->n_ctx,
-                           .n_seq = o->parallel > 0 ? o->parallel : 1, .n_threads = o->n_threads,
-                           .kv_type = o->kv_type };
+                           .n_seq = o->parallel > 0 ? o->parallel : LLP_ENGINE_SEQ_AUTO,
+                           .n_threads = o->n_threads, .kv_type = o->kv_type, .lora = o->lora,
+                           .lora_scale = o->lora_scale, .n_lora = o->n_lora,
+                           .lora_merge = o->lora_merge };
     /* the pipelines first: a bad file fails before the model loads. One
      * without `model:` runs on the served model, as llp-run would with
      * LLP_MODEL set to it */

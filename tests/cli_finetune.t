@@ -143,8 +143,18 @@ ok $? "llp-quantize --lora writes a merged model"
 "$BIN/llp-classify" -q --no-db --labels positive,negative -m "$TMP/merged.gguf" "$TMP/q.csv" > "$TMP/qmerged.csv"
 is "$(cut -d, -f3 "$TMP/qmerged.csv")" "$(cut -d, -f3 "$TMP/merged.csv")" \
    "the merged file labels as --lora-merge does"
-echo "a line" | "$BIN/llp-generate" -q --no-db -n 3 --temp 0 --lora "$TMP/full.gguf" > /dev/null
+echo "a line" | "$BIN/llp-generate" -q --no-db -n 8 --temp 0 --out jsonl --lora "$TMP/full.gguf" > "$TMP/gl.jsonl"
 ok $? "llp-generate --lora"
+echo "a line" | "$BIN/llp-generate" -q --no-db -n 8 --temp 0 --out jsonl > "$TMP/g0.jsonl"
+. "${0%/*}/serve_lib.sh"
+ok $([ "$(jget "$TMP/gl.jsonl" 'd["completion"]')" != "$(jget "$TMP/g0.jsonl" 'd["completion"]')" ] && echo 0 || echo 1) \
+   "llp-generate --lora: the adapter changes the greedy answer"
+# llp-serve --lora answers as llp-generate --lora
+serve_start a -m "$M" -t 1 --no-db --parallel 2 --lora "$TMP/full.gguf"; ok $? "llp-serve --lora"
+is "$(http_code "$TMP/sp" "$URL/predict" -d '{"text": "a line", "max_tokens": 8, "temperature": 0}')" 200 "llp-serve --lora: /predict answers"
+is "$(jget "$TMP/sp" 'd["completion"]')" "$(jget "$TMP/gl.jsonl" 'd["completion"]')" \
+   "llp-serve --lora: /predict's greedy answer is llp-generate --lora's"
+serve_stop TERM
 echo "a line" | "$BIN/llp-embed" -q --no-db --lora "$TMP/full.gguf" > /dev/null
 ok $? "llp-embed --lora"
 echo "a line" | "$BIN/llp-summarize" -q --no-db --lora "$TMP/full.gguf" > /dev/null
