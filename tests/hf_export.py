@@ -256,6 +256,12 @@ def cmd_meta(args):
     for k in args[1:]:
         print('%s=%s' % (k, json.dumps(kv[k][1]) if k in kv else '(absent)'))
 
+def cmd_vocab_tail(args):
+    kv, _ = read_gguf(args[0])
+    k = int(args[1])
+    toks, types = kv['tokenizer.ggml.tokens'][1], kv['tokenizer.ggml.token_type'][1]
+    print(len(toks), toks[k], toks[-1], ','.join(str(t) for t in sorted(set(types[k:]))))
+
 # ---- adapters -----------------------------------------------------------------
 MODULE_GGUF = {'q_proj': 'attn_q', 'k_proj': 'attn_k', 'v_proj': 'attn_v', 'o_proj': 'attn_output',
                'gate_proj': 'ffn_gate', 'up_proj': 'ffn_up', 'down_proj': 'ffn_down'}
@@ -353,5 +359,5 @@ def cmd_rope_check(args):
 if __name__ == '__main__':
     cmds = {'model': cmd_model, 'spm': cmd_spm, 'tokjson': cmd_tokjson, 'same': cmd_same,
             'spm-ids': cmd_spm_ids, 'meta': cmd_meta, 'lora': cmd_lora, 'lora-check': cmd_lora_check,
-            'rope-check': cmd_rope_check}
+            'rope-check': cmd_rope_check, 'vocab-tail': cmd_vocab_tail}
     cmds[sys.argv[1]](sys.argv[2:])
