@@ -271,8 +271,8 @@ int llp_convert_model(const char *dir, const char *out, const llp_convert_opts *
         const st_tensor *s = st_set_find(set, e[i].hf, &file);
         char got[128];
         if (!s) {
-            llp_err_set(err, "%s: tensor '%s' is missing (config.json has %d layers%s)", dir, e[i].hf,
-                        c.n_layers, c.tied ? ", tied embeddings" : ", untied embeddings");
+            llp_err_set(err, "%s: tensor '%s' is missing (config.json: num_hidden_layers %d, "
+                        "tie_word_embeddings %s)", dir, e[i].hf, c.n_layers, c.tied ? "true" : "false");
             goto done;
         }
         if (!shape_is(s, &e[i])) {

@@ -333,6 +333,99 @@ def cmd_lora_check(args):
         if name not in seen: bad.append('extra ' + name)
     print('ok' if not bad else '; '.join(bad[:5]))
 
+# ---- small hand-made directories, good and bad ------------------------------------
+def pb_varint(v):
+    v &= (1 << 64) - 1
+    out = b''
+    while True:
+        b = v & 0x7f; v >>= 7
+        if v: out += bytes([b | 0x80])
+        else: return out + bytes([b])
+
+def pb_field(num, wire, payload):
+    key = pb_varint(num << 3 | wire)
+    if wire == 2: return key + pb_varint(len(payload)) + payload
+    return key + payload
+
+def tiny_spm(pieces, model_type=2):
+    """A SentencePiece ModelProto by hand: pieces (text, score, type)."""
+    out = b''
+    for text, score, typ in pieces:
+        p = pb_field(1, 2, text.encode()) + pb_field(2, 5, struct.pack('<f', score)) + pb_field(3, 0, pb_varint(typ))
+        out += pb_field(1, 2, p)
+    trainer = pb_field(3, 0, pb_varint(model_type)) + pb_field(35, 0, pb_varint(1))
+    normalizer = pb_field(1, 2, b'identity') + pb_field(3, 0, pb_varint(1)) + pb_field(4, 0, pb_varint(0))
+    return out + pb_field(2, 2, trainer) + pb_field(3, 2, normalizer)
+
+TINY = dict(dim=32, heads=2, kv=2, ffn=64, layers=1, vocab=8)
+
+def tiny_tensors():
+    d, f, v = TINY['dim'], TINY['ffn'], TINY['vocab']
+    shapes = [('model.embed_tokens.weight', (v, d)), ('model.norm.weight', (d,)), ('lm_head.weight', (v, d))]
+    p = 'model.layers.0.'
+    shapes += [(p + 'input_layernorm.weight', (d,)), (p + 'self_attn.q_proj.weight', (d, d)),
+               (p + 'self_attn.k_proj.weight', (d, d)), (p + 'self_attn.v_proj.weight', (d, d)),
+               (p + 'self_attn.o_proj.weight', (d, d)), (p + 'post_attention_layernorm.weight', (d,)),
+               (p + 'mlp.gate_proj.weight', (f, d)), (p + 'mlp.up_proj.weight', (f, d)),
+               (p + 'mlp.down_proj.weight', (d, f))]
+    out = []
+    for i, (name, shp) in enumerate(shapes):
+        n = int(np.prod(shp))
+        out.append([name, 'F32', shp, (np.arange(n, dtype='<f4') * 0.01 + i).tobytes()])
+    return out
+
+def cmd_tiny(args):
+    """tiny OUT [BREAK]: a small valid Llama directory, or one broken as BREAK says."""
+    out, brk = args[0], args[1] if len(args) > 1 else ''
+    os.makedirs(out, exist_ok=True)
+    config = {'model_type': 'llama', 'hidden_size': TINY['dim'], 'intermediate_size': TINY['ffn'],
+              'num_attention_heads': TINY['heads'], 'num_key_value_heads': TINY['kv'],
+              'num_hidden_layers': TINY['layers'], 'rms_norm_eps': 1e-5, 'max_position_embeddings': 64,
+              'vocab_size': TINY['vocab'], 'tie_word_embeddings': False}
+    if brk == 'no-field': del config['hidden_size']
+    if brk == 'heads': config['hidden_size'] = 33
+    if brk == 'kv-heads': config['num_key_value_heads'] = 3
+    if brk == 'arch': config['model_type'] = 'mistral'
+    if brk == 'rope-scaling': config['rope_scaling'] = {'rope_type': 'yarn', 'factor': 4.0}
+    json.dump(config, open(os.path.join(out, 'config.json'), 'w'))
+    pieces = [('<unk>', 0, 2), ('<s>', 0, 3), ('</s>', 0, 3), ('\u2581a', -1, 1), ('a', -2, 1), ('b', -3, 1)]
+    if brk == 'unigram':
+        open(os.path.join(out, 'tokenizer.model'), 'wb').write(tiny_spm(pieces, model_type=1))
+    elif brk == 'gpt2-json':
+        json.dump({'model': {'type': 'BPE', 'byte_fallback': False, 'vocab': {'a': 0, 'b': 1}, 'merges': []},
+                   'pre_tokenizer': {'type': 'ByteLevel', 'add_prefix_space': False}},
+                  open(os.path.join(out, 'tokenizer.json'), 'w'))
+    elif brk == 'bad-spm':
+        open(os.path.join(out, 'tokenizer.model'), 'wb').write(tiny_spm(pieces)[:-5])
+    else:
+        open(os.path.join(out, 'tokenizer.model'), 'wb').write(tiny_spm(pieces))
+    ts = tiny_tensors()
+    if brk == 'shape': ts[4][2] = (32, 6); ts[4][3] = ts[4][3][:32 * 6 * 4]
+    if brk == 'missing': del ts[11]
+    if brk == 'nan':
+        a = np.frombuffer(ts[10][3], dtype='<f4').copy(); a[77] = np.nan; ts[10][3] = a.tobytes()
+    if brk == 'extra': ts.append(['model.layers.0.mlp.bias', 'F32', (8,), b'\0' * 32])
+    path = os.path.join(out, 'model.safetensors')
+    if brk == 'dtype':
+        ts[1] = [ts[1][0], 'I64', (8,), b'\0' * 64]
+    write_safetensors(path, [tuple(t) for t in ts])
+    data = open(path, 'rb').read()
+    n = struct.unpack_from('<Q', data)[0]
+    if brk == 'truncated':
+        data = data[:len(data) - 100]
+    if brk in ('overlap', 'past-end', 'header-len'):
+        h = json.loads(data[8:8 + n])
+        if brk == 'overlap':
+            h['model.norm.weight']['data_offsets'] = [o - 16 for o in h['model.norm.weight']['data_offsets']]
+        if brk == 'past-end':
+            h['model.layers.0.mlp.up_proj.weight']['data_offsets'][1] += 1 << 20
+        hb = json.dumps(h).encode()
+        hb += b' ' * ((-len(hb)) % 8)
+        data = struct.pack('<Q', len(hb)) + hb + data[8 + n:]
+        if brk == 'header-len':
+            data = struct.pack('<Q', 1 << 40) + data[8:]
+    open(path, 'wb').write(data)
+
 # ---- the RoPE convention ----------------------------------------------------------
 def cmd_rope_check(args):
     """HF: q = W x, rotate_half RoPE (pairs i, i + d/2). GGUF: q' = permute(W) x,
@@ -359,5 +452,5 @@ def cmd_rope_check(args):
 if __name__ == '__main__':
     cmds = {'model': cmd_model, 'spm': cmd_spm, 'tokjson': cmd_tokjson, 'same': cmd_same,
             'spm-ids': cmd_spm_ids, 'meta': cmd_meta, 'lora': cmd_lora, 'lora-check': cmd_lora_check,
-            'rope-check': cmd_rope_check, 'vocab-tail': cmd_vocab_tail}
+            'rope-check': cmd_rope_check, 'vocab-tail': cmd_vocab_tail, 'tiny': cmd_tiny}
     cmds[sys.argv[1]](sys.argv[2:])
