@@ -251,6 +251,13 @@ def cmd_spm_ids(args):
     for s in json.load(sys.stdin):
         print(' '.join(str(i) for i in [sp.bos_id()] + sp.encode(s)))
 
+def cmd_meta_same(args):
+    """meta-same A B PREFIX: every key of A starting with PREFIX has the same
+    type and value in B."""
+    a, _ = read_gguf(args[0]); b, _ = read_gguf(args[1])
+    diff = [k for k in a if k.startswith(args[2]) and a[k] != b.get(k)]
+    print('same' if not diff else 'differ: ' + ' '.join(diff))
+
 def cmd_meta(args):
     kv, _ = read_gguf(args[0])
     for k in args[1:]:
@@ -374,8 +381,22 @@ def tiny_tensors():
         out.append([name, 'F32', shp, (np.arange(n, dtype='<f4') * 0.01 + i).tobytes()])
     return out
 
+def cmd_spm_from_gguf(args):
+    """spm-from-gguf GGUF OUT: the GGUF vocabulary as a SentencePiece
+    tokenizer.model (BPE, byte fallback, identity normalizer), which the
+    sentencepiece package loads."""
+    kv, _ = read_gguf(args[0])
+    toks, scores, types = (kv['tokenizer.ggml.' + k][1] for k in ('tokens', 'scores', 'token_type'))
+    open(args[1], 'wb').write(tiny_spm(list(zip(toks, scores, types))))
+
 def cmd_tiny(args):
-    """tiny OUT [BREAK]: a small valid Llama directory, or one broken as BREAK says."""
+    """tiny OUT [BREAK] [--vocab N --spm FILE]: a small valid Llama
+    directory, or one broken as BREAK says."""
+    spm_file = None
+    if '--vocab' in args:
+        i = args.index('--vocab'); TINY['vocab'] = int(args[i + 1]); del args[i:i + 2]
+    if '--spm' in args:
+        i = args.index('--spm'); spm_file = args[i + 1]; del args[i:i + 2]
     out, brk = args[0], args[1] if len(args) > 1 else ''
     os.makedirs(out, exist_ok=True)
     config = {'model_type': 'llama', 'hidden_size': TINY['dim'], 'intermediate_size': TINY['ffn'],
@@ -395,6 +416,8 @@ def cmd_tiny(args):
         json.dump({'model': {'type': 'BPE', 'byte_fallback': False, 'vocab': {'a': 0, 'b': 1}, 'merges': []},
                    'pre_tokenizer': {'type': 'ByteLevel', 'add_prefix_space': False}},
                   open(os.path.join(out, 'tokenizer.json'), 'w'))
+    elif spm_file:
+        open(os.path.join(out, 'tokenizer.model'), 'wb').write(open(spm_file, 'rb').read())
     elif brk == 'bad-spm':
         open(os.path.join(out, 'tokenizer.model'), 'wb').write(tiny_spm(pieces)[:-5])
     else:
@@ -426,6 +449,17 @@ def cmd_tiny(args):
             data = struct.pack('<Q', 1 << 40) + data[8:]
     open(path, 'wb').write(data)
 
+def cmd_vectors(args):
+    """vectors INP OUT: llama.cpp's tokenizer test vectors as JSON lines
+    {"id", "text"} on stdout, the expected ids (no BOS) in OUT."""
+    raw = open(args[0], encoding='utf-8').read()
+    texts = raw.split('\n__ggml_vocab_test__\n')
+    if texts and texts[-1] == '': texts.pop()
+    for i, t in enumerate(texts):
+        print(json.dumps({'id': str(i), 'text': t}))
+    with open(args[1], 'w') as f:
+        f.write(str(len(texts)) + '\n')
+
 # ---- the RoPE convention ----------------------------------------------------------
 def cmd_rope_check(args):
     """HF: q = W x, rotate_half RoPE (pairs i, i + d/2). GGUF: q' = permute(W) x,
@@ -452,5 +486,6 @@ def cmd_rope_check(args):
 if __name__ == '__main__':
     cmds = {'model': cmd_model, 'spm': cmd_spm, 'tokjson': cmd_tokjson, 'same': cmd_same,
             'spm-ids': cmd_spm_ids, 'meta': cmd_meta, 'lora': cmd_lora, 'lora-check': cmd_lora_check,
-            'rope-check': cmd_rope_check, 'vocab-tail': cmd_vocab_tail, 'tiny': cmd_tiny}
+            'rope-check': cmd_rope_check, 'vocab-tail': cmd_vocab_tail, 'tiny': cmd_tiny, 'meta-same': cmd_meta_same, 'spm-from-gguf': cmd_spm_from_gguf,
+            'vectors': lambda a: cmd_vectors(a)}
     cmds[sys.argv[1]](sys.argv[2:])
