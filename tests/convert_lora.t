@@ -6,7 +6,8 @@
 # [r, n_out] holding PEFT's bytes exactly (F32 and F16), lora_B of q and k
 # with their rows permuted like the base weights; checked against the base
 # (a module the base lacks, a shape that does not fit it, a module
-# target_modules does not name are refused, leaving no file).
+# target_modules does not name are refused, leaving no file), and merging
+# the GGUF adapter into the GGUF base gives the converted PEFT merge.
 #
 # The adapters are random, written by tests/hf_export.py lora; its
 # lora-check reads both files and compares them tensor by tensor.
@@ -43,6 +44,20 @@ EOF
 "$BIN/llp-convert" -q --lora peft-rs --base base.gguf -o lora-rs.gguf
 is "$($PY "$EXPORT" meta lora-rs.gguf adapter.lora.alpha)" "adapter.lora.alpha=22.627416610717773" \
    "use_rslora: alpha 16 becomes 16 * sqrt(2)"
+
+# the adapter composes with the converted model: merging the GGUF adapter
+# into the GGUF base gives what merging the PEFT adapter into the HF model
+# (PEFT's merge_and_unload) and converting that gives
+$PY "$EXPORT" spm "$ROOT/examples/docs" sp 512 2>/dev/null
+$PY "$EXPORT" model base.gguf sp.model hf-base --shards 2
+$PY "$EXPORT" lora-merge peft-F32 hf-base hf-merged
+"$BIN/llp-convert" -q hf-base -o base-conv.gguf --type F32
+"$BIN/llp-convert" -q hf-merged -o merged.gguf --type F32
+is "$($PY "$EXPORT" same base.gguf base-conv.gguf)" same "the base round-trips"
+is "$($PY "$EXPORT" lora-merge-check base-conv.gguf lora-F32.gguf merged.gguf)" ok \
+   "base + GGUF adapter (alpha/r * lora_b lora_a) equals the converted HF merge, every tensor"
+is "$($PY "$EXPORT" lora-merge-check base-conv.gguf lora-qv.gguf merged.gguf | cut -c1-9)" "4 merged," \
+   "and the check can fail: another adapter does not match"
 
 # ---- refused ---------------------------------------------------------------------
 refuse() {  # NAME PEFT_DIR BASE WANT

@@ -460,6 +460,50 @@ def cmd_vectors(args):
     with open(args[1], 'w') as f:
         f.write(str(len(texts)) + '\n')
 
+def cmd_lora_merge(args):
+    """lora-merge PEFT_DIR HF_DIR OUT_DIR: the HF model with the adapter
+    merged in (W + alpha/r * B A, float64 products, F32 weights), the way
+    PEFT's merge_and_unload does it."""
+    peft, hf, out = args
+    cfg = json.load(open(os.path.join(peft, 'adapter_config.json')))
+    scale = cfg['lora_alpha'] / cfg['r']
+    ad = read_safetensors(os.path.join(peft, 'adapter_model.safetensors'))
+    os.makedirs(out, exist_ok=True)
+    for f in os.listdir(hf):
+        src = os.path.join(hf, f)
+        if not f.endswith('.safetensors'):
+            open(os.path.join(out, f), 'wb').write(open(src, 'rb').read()); continue
+        ts = []
+        for name, (dt, shape, raw) in read_safetensors(src).items():
+            assert dt == 'F32'
+            key = 'base_model.model.' + name[:-len('.weight')]
+            if key + '.lora_A.weight' in ad:
+                a = np.frombuffer(ad[key + '.lora_A.weight'][2], dtype='<f4').reshape(ad[key + '.lora_A.weight'][1])
+                b = np.frombuffer(ad[key + '.lora_B.weight'][2], dtype='<f4').reshape(ad[key + '.lora_B.weight'][1])
+                w = np.frombuffer(raw, dtype='<f4').reshape(shape).astype('f8') + scale * (b.astype('f8') @ a.astype('f8'))
+                raw = w.astype('<f4').tobytes()
+            ts.append((name, dt, shape, raw))
+        write_safetensors(os.path.join(out, f), ts)
+
+def cmd_lora_merge_check(args):
+    """lora-merge-check BASE.gguf ADAPTER.gguf MERGED.gguf: merging the GGUF
+    adapter into the GGUF base (W + alpha/r * lora_b lora_a) gives MERGED's
+    weights (the HF merge, converted): the adapter's rows are permuted as
+    the model's are. Prints ok, or the worst tensor."""
+    _, base = read_gguf(args[0]); kv, ad = read_gguf(args[1]); _, merged = read_gguf(args[2])
+    alpha = kv['adapter.lora.alpha'][1]
+    worst, n = (0.0, ''), 0
+    for name, (ne, typ, raw) in base.items():
+        w = as_array(ne, typ, raw).astype('f8')
+        if name + '.lora_a' in ad:
+            a = as_array(*ad[name + '.lora_a']).astype('f8'); b = as_array(*ad[name + '.lora_b']).astype('f8')
+            w = w + alpha / a.shape[0] * (b @ a)
+            n += 1
+        m = as_array(*merged[name]).astype('f8')
+        d = np.abs(w.astype('<f4') - m).max() / (np.abs(m).max() + 1e-30)
+        if d > worst[0]: worst = (d, name)
+    print('ok' if n and worst[0] <= 1e-6 else '%d merged, worst %s: %g' % (n, worst[1], worst[0]))
+
 # ---- the RoPE convention ----------------------------------------------------------
 def cmd_rope_check(args):
     """HF: q = W x, rotate_half RoPE (pairs i, i + d/2). GGUF: q' = permute(W) x,
@@ -486,6 +530,6 @@ def cmd_rope_check(args):
 if __name__ == '__main__':
     cmds = {'model': cmd_model, 'spm': cmd_spm, 'tokjson': cmd_tokjson, 'same': cmd_same,
             'spm-ids': cmd_spm_ids, 'meta': cmd_meta, 'lora': cmd_lora, 'lora-check': cmd_lora_check,
-            'rope-check': cmd_rope_check, 'vocab-tail': cmd_vocab_tail, 'tiny': cmd_tiny, 'meta-same': cmd_meta_same, 'spm-from-gguf': cmd_spm_from_gguf,
+            'rope-check': cmd_rope_check, 'vocab-tail': cmd_vocab_tail, 'tiny': cmd_tiny, 'lora-merge': cmd_lora_merge, 'lora-merge-check': cmd_lora_merge_check, 'meta-same': cmd_meta_same, 'spm-from-gguf': cmd_spm_from_gguf,
             'vectors': lambda a: cmd_vectors(a)}
     cmds[sys.argv[1]](sys.argv[2:])
