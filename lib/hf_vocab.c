@@ -112,6 +112,33 @@ static int find_piece(const hf_vocab *v, const char *s)
     return -1;
 }
 
+/* Append added tokens whose ids lie past the vocabulary: ids[i] with text
+ * texts[i], control when special[i]. The ids must continue the vocabulary
+ * without a gap (in any order); ids inside it must name the same piece. */
+static int append_added(const char *path, const char *field, hf_vocab *v, size_t n,
+                        const long *ids, const char *const *texts, const bool *special, llp_err *err)
+{
+    int n0 = v->n;
+    long max_id = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] > (1 << 24))
+            return llp_err_set(err, "%s: %s: token id %ld is out of range", path, field, ids[i]);
+        if (ids[i] < n0 && strcmp(v->pieces[ids[i]], texts[i]) != 0)
+            return llp_err_set(err, "%s: %s: token %ld is '%.64s' here but '%.64s' in %s", path, field,
+                               ids[i], texts[i], v->pieces[ids[i]], v->source);
+        if (ids[i] > max_id) max_id = ids[i];
+    }
+    for (long id = n0; id <= max_id; id++) {
+        size_t k = 0;
+        while (k < n && ids[k] != id) k++;
+        if (k == n)
+            return llp_err_set(err, "%s: %s: ids past the %d pieces of %s leave a gap at %ld", path,
+                               field, n0, v->source, id);
+        vocab_push(v, texts[k], strlen(texts[k]), 0, special[k] ? LLP_TOKEN_CONTROL : LLP_TOKEN_USER_DEFINED);
+    }
+    return 0;
+}
+
 /* ---- tokenizer.model ----------------------------------------------------- */
 
 enum { SPM_BPE = 2 };
@@ -367,6 +394,26 @@ bad_merge:
             v->scores[k] = 0;
         }
     }
+    {
+        json_t *added = json_object_get(root, "added_tokens");
+        size_t na = json_array_size(added), m = 0;
+        long *ids = llp_calloc(na + 1, sizeof *ids);
+        const char **texts = llp_calloc(na + 1, sizeof *texts);
+        bool *special = llp_calloc(na + 1, sizeof *special);
+        json_array_foreach(added, i, at) {
+            json_t *aid = json_object_get(at, "id"), *content = json_object_get(at, "content");
+            if (!json_is_integer(aid) || !json_is_string(content)) continue;
+            if (json_integer_value(aid) < n) continue;
+            ids[m] = (long)json_integer_value(aid);
+            texts[m] = json_string_value(content);
+            special[m++] = json_is_true(json_object_get(at, "special"));
+        }
+        int arc = append_added(path, "added_tokens", v, m, ids, texts, special, err);
+        free(ids);
+        free(texts);
+        free(special);
+        if (arc) goto done;
+    }
     json_t *meta = NULL;
     v->add_space_prefix = false;
     if (has_step(norm, "normalizers", "Prepend", &meta)) {
@@ -443,49 +490,72 @@ static int resolve_special(const char *path, json_t *o, const char *field, const
     return 0;
 }
 
-/* added_tokens_decoder: {"ID": {"content": ..., "special": bool}}. Ids
- * inside the vocabulary must agree with it; ids past it are appended. */
+/* added_tokens_decoder of tokenizer_config.json: {"ID": {"content": ...,
+ * "special": bool}}; added_tokens.json (older): {"TEXT": ID}. */
 static int added_tokens(const char *path, json_t *tc, hf_vocab *v, llp_err *err)
 {
     json_t *dec = json_object_get(tc, "added_tokens_decoder");
     if (!json_is_object(dec)) return 0;
-    int n0 = v->n, max_id = -1;
+    size_t n = json_object_size(dec), m = 0;
+    long *ids = llp_calloc(n + 1, sizeof *ids);
+    const char **texts = llp_calloc(n + 1, sizeof *texts);
+    bool *special = llp_calloc(n + 1, sizeof *special);
     const char *key;
     json_t *e;
+    int rc = 0;
     json_object_foreach(dec, key, e) {
         char *end;
         long id = strtol(key, &end, 10);
         json_t *content = json_object_get(e, "content");
-        if (*end || id < 0 || id > (1 << 24) || !json_is_string(content))
-            return llp_err_set(err, "%s: added_tokens_decoder: entry '%.32s' is not an id with a content", path, key);
-        if (id < n0) {
-            if (strcmp(v->pieces[id], json_string_value(content)) != 0)
-                return llp_err_set(err, "%s: added_tokens_decoder: token %ld is '%.64s' here but '%.64s' in %s",
-                                   path, id, json_string_value(content), v->pieces[id], v->source);
-        } else if (id > max_id) {
-            max_id = (int)id;
+        if (*end || end == key || !json_is_string(content)) {
+            rc = llp_err_set(err, "%s: added_tokens_decoder: entry '%.32s' is not an id with a content", path, key);
+            break;
         }
+        ids[m] = id;
+        texts[m] = json_string_value(content);
+        special[m++] = json_is_true(json_object_get(e, "special"));
     }
-    for (int id = n0; id <= max_id; id++) {
-        char k[16];
-        snprintf(k, sizeof k, "%d", id);
-        e = json_object_get(dec, k);
-        if (!e)
-            return llp_err_set(err, "%s: added_tokens_decoder: ids past the %d pieces of %s leave "
-                               "a gap at %d", path, n0, v->source, id);
-        vocab_push(v, json_string_value(json_object_get(e, "content")),
-                   strlen(json_string_value(json_object_get(e, "content"))), 0,
-                   json_is_true(json_object_get(e, "special")) ? LLP_TOKEN_CONTROL : LLP_TOKEN_USER_DEFINED);
+    if (rc == 0) rc = append_added(path, "added_tokens_decoder", v, m, ids, texts, special, err);
+    free(ids);
+    free(texts);
+    free(special);
+    return rc;
+}
+
+static int added_tokens_json(const char *path, json_t *at, hf_vocab *v, llp_err *err)
+{
+    size_t n = json_object_size(at), m = 0;
+    long *ids = llp_calloc(n + 1, sizeof *ids);
+    const char **texts = llp_calloc(n + 1, sizeof *texts);
+    bool *special = llp_calloc(n + 1, sizeof *special);
+    const char *key;
+    json_t *e;
+    int rc = 0;
+    json_object_foreach(at, key, e) {
+        if (!json_is_integer(e)) {
+            rc = llp_err_set(err, "%s: token '%.32s' has no integer id", path, key);
+            break;
+        }
+        ids[m] = (long)json_integer_value(e);
+        texts[m++] = key;
     }
-    return 0;
+    if (rc == 0) rc = append_added(path, "added tokens", v, m, ids, texts, special, err);
+    free(ids);
+    free(texts);
+    free(special);
+    return rc;
 }
 
 static int read_configs(const char *dir, const hf_config *cfg, hf_vocab *v, llp_err *err)
 {
-    char *tc_path = join(dir, "tokenizer_config.json"), *sm_path = join(dir, "special_tokens_map.json");
-    json_t *tc = NULL, *sm = NULL;
+    char *tc_path = join(dir, "tokenizer_config.json"), *sm_path = join(dir, "special_tokens_map.json"),
+         *at_path = join(dir, "added_tokens.json");
+    json_t *tc = NULL, *sm = NULL, *at = NULL;
     int rc = -1;
-    if (load_optional(tc_path, &tc, err) || load_optional(sm_path, &sm, err)) goto done;
+    if (load_optional(tc_path, &tc, err) || load_optional(sm_path, &sm, err) ||
+        load_optional(at_path, &at, err))
+        goto done;
+    if (at && added_tokens_json(at_path, at, v, err)) goto done;
     if (tc && added_tokens(tc_path, tc, v, err)) goto done;
     struct { const char *field; int *id; int cfg_id; } specials[] = {
         { "bos_token", &v->bos, cfg->bos_id }, { "eos_token", &v->eos, cfg->eos_id },
@@ -531,8 +601,10 @@ static int read_configs(const char *dir, const hf_config *cfg, hf_vocab *v, llp_
 done:
     json_decref(tc);
     json_decref(sm);
+    json_decref(at);
     free(tc_path);
     free(sm_path);
+    free(at_path);
     return rc;
 }
 

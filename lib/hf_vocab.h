@@ -20,7 +20,10 @@
  *     add_eos_token (default false), chat_template (a string, or a list of
  *     {name, template} of which "default" is taken), added_tokens_decoder
  *     (ids past the SentencePiece pieces are appended: control when
- *     "special", else user-defined). special_tokens_map.json fills the
+ *     "special", else user-defined; so are added_tokens.json's, the older
+ *     {"TEXT": id} form, and tokenizer.json's added_tokens past its
+ *     vocabulary). Ids must continue the vocabulary without a gap, and an
+ *     id inside it must name the same piece. special_tokens_map.json fills the
  *     token names tokenizer_config.json leaves out; config.json's
  *     *_token_id the ids neither names; then the trainer_spec's ids.
  *   - The vocabulary is padded to config.json's vocab_size with unused

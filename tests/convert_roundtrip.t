@@ -105,9 +105,19 @@ is "$($PY "$EXPORT" same src-F32.gguf json.gguf)" same "tokenizer.json directory
 # a vocabulary smaller than vocab_size is padded with unused pieces
 $PY "$EXPORT" spm "$ROOT/examples/docs" sp500 500 2> spm.err
 $PY "$EXPORT" model src-F32.gguf sp500.model hf-pad --shards 1
+$PY - hf-pad/tokenizer_config.json <<'EOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c['added_tokens_decoder'] = {'0': {'content': '<unk>', 'special': True},
+                             '500': {'content': '<|im_start|>', 'special': True},
+                             '501': {'content': 'Acme', 'special': False}}
+json.dump(c, open(sys.argv[1], 'w'))
+EOF
 "$BIN/llp-convert" -q hf-pad -o pad.gguf
-ok $? "500 pieces for a vocab_size of 512: converted"
+ok $? "500 pieces and 2 added tokens for a vocab_size of 512: converted"
+is "$(printf '<|im_start|>Acme' | "$BIN/llp-tokenize" -m pad.gguf --special --no-bos --out text --no-db)" \
+   "500 501" "added tokens: control (special) at 500, user-defined at 501, cut out of text"
 is "$($PY "$EXPORT" meta pad.gguf llama.vocab_size)" "llama.vocab_size=512" "llama.vocab_size is config.json's"
-is "$($PY "$EXPORT" vocab-tail pad.gguf 500)" "512 [PAD500] [PAD511] 5" \
-   "the 12 missing pieces are unused [PAD<id>] tokens"
+is "$($PY "$EXPORT" vocab-tail pad.gguf 502)" "512 [PAD502] [PAD511] 5" \
+   "the 10 missing pieces are unused [PAD<id>] tokens"
 done_testing
