@@ -3,7 +3,7 @@
 a given shape in F16 safetensors (sharded, with index.json), to measure
 llp-convert's speed and resident memory without downloading a model:
 
-  /usr/bin/python3 bench/hf_shape.py OUT_DIR SPM_MODEL [7b|1.1b|tiny]
+  /usr/bin/python3 bench/hf_shape.py OUT_DIR SPM_MODEL [7b|1.1b|medium|tiny]
   /usr/bin/time -v bin/llp-convert OUT_DIR -o /tmp/7b.Q4_K_M.gguf --type Q4_K_M
 
 The weights are one 16M-value random block (N(0, 0.02), F16) read at a
@@ -19,6 +19,7 @@ import numpy as np
 SHAPES = {  # dim, layers, ffn, heads, kv heads, vocab
     '7b': (4096, 32, 11008, 32, 32, 32000),
     '1.1b': (2048, 22, 5632, 32, 4, 32000),
+    'medium': (1024, 4, 2816, 8, 8, 32000),
     'tiny': (64, 2, 192, 4, 2, 512),
 }
 

@@ -7,8 +7,11 @@
  * Wiring only: flags, a progress line per tensor on stderr. The conversion
  * is lib/convert.c (models) and lib/convert_lora.c (adapters).
  */
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "convert.h"
@@ -27,7 +30,7 @@ static const char usage[] =
     "(adapter_config.json, adapter_model.safetensors) to a GGUF LoRA adapter for\n"
     "--lora FILE, checked against the base model it was trained on.\n"
     "No Python is needed. The output is written to OUT.tmp and renamed at the\n"
-    "end; a failed conversion leaves no file.\n"
+    "end; a failed or interrupted conversion leaves no file.\n"
     "\n"
     "Options:\n"
     "  -o, --output FILE   the GGUF file to write (required)\n"
@@ -69,6 +72,17 @@ static const struct option long_options[] = {
     { 0 },
 };
 
+/* The writer's temporary file (OUT.tmp, gguf.h), removed when a signal
+ * stops the conversion, so that no partial output is left behind. */
+static char *tmp_path;
+
+static void on_signal(int sig)
+{
+    if (tmp_path) unlink(tmp_path);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 static void on_tensor(void *ctx, const llp_convert_report *r)
 {
     fprintf(stderr, "[%*d/%d] %-28s %-5s -> %-5s %6.2f s%s\n", r->count >= 100 ? 3 : 2, r->index,
@@ -107,12 +121,24 @@ int main(int argc, char **argv)
                                        llp_ftype_target_names());
     }
     if (!cli.quiet) o.on_tensor = on_tensor;
+    size_t len = strlen(a.out);
+    tmp_path = malloc(len + 5);
+    if (tmp_path) {
+        memcpy(tmp_path, a.out, len);
+        memcpy(tmp_path + len, ".tmp", 5);
+    }
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     llp_err err;
     double t0 = llp_now();
     if (a.lora ? llp_convert_lora(a.lora, a.base, a.out, &o, &err)
                : llp_convert_model(cli.args[0], a.out, &o, &err))
         llp_die(cli.tool, "%s", err.msg);
     if (!cli.quiet) llp_note(cli.tool, "wrote %s in %.1f s", a.out, llp_now() - t0);
+    free(tmp_path);
     llp_cli_free(&cli);
     return LLP_EXIT_OK;
 }

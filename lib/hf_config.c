@@ -97,6 +97,13 @@ int hf_config_load(const char *path, hf_config *c, llp_err *err)
                     json_is_string(act) ? json_string_value(act) : "(not a string)");
         goto done;
     }
+    static const char *biases[] = { "attention_bias", "mlp_bias" };
+    for (size_t i = 0; i < 2; i++)
+        if (json_is_true(json_object_get(root, biases[i]))) {
+            llp_err_set(err, "%s: %s: true is not supported (GGUF Llama has no bias tensors)", path,
+                        biases[i]);
+            goto done;
+        }
     if (get_int(path, root, "hidden_size", true, 0, 1, &c->dim, err) ||
         get_int(path, root, "intermediate_size", true, 0, 1, &c->ffn_dim, err) ||
         get_int(path, root, "num_attention_heads", true, 0, 1, &c->n_heads, err) ||

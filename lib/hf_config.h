@@ -7,7 +7,8 @@
  * heads), rope_theta (10000), rope_scaling (null, or {"type" or
  * "rope_type": "linear", "factor": F}; other kinds are refused by name),
  * tie_word_embeddings (false), head_dim (must equal hidden_size / heads),
- * hidden_act (must be "silu"), bos_token_id / eos_token_id / pad_token_id
+ * hidden_act (must be "silu"), attention_bias and mlp_bias (must not be
+ * true), bos_token_id / eos_token_id / pad_token_id
  * (used when the tokenizer configs do not name those tokens).
  *
  * Contradictions are errors naming the field: hidden_size not a multiple of

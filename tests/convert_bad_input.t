@@ -5,8 +5,8 @@
 # fields missing or contradictory, model_type not llama, unsupported rope
 # scaling, tensors of the wrong shape or dtype, missing or extra tensors, a
 # truncated shard, safetensors headers that lie about offsets or length,
-# unsupported tokenizers, and a failure in the middle of writing (a NaN met
-# while quantizing).
+# unsupported tokenizers, a failure in the middle of writing (a NaN met
+# while quantizing) and a SIGINT in the middle.
 #
 # The directories are made by tests/hf_export.py tiny (a 1-layer model of
 # dim 32 with a hand-encoded SentencePiece model), one defect each.
@@ -63,6 +63,18 @@ mkdir -p hf-empty && cp hf-ok/config.json hf-ok/tokenizer.model hf-empty/
 is "$? $(cat err.txt)" "1 llp-convert: error: hf-empty: no *.safetensors files (and no model.safetensors.index.json)" "no safetensors"
 "$BIN/llp-convert" -q hf-ok -o no/such/dir/out.gguf 2> err.txt
 is "$? $(cat err.txt)" "1 llp-convert: error: no/such/dir/out.gguf: cannot create no/such/dir/out.gguf.tmp: No such file or directory" "output directory missing"
+
+# stopped by a signal in the middle: no OUT, no OUT.tmp (a 230 MB directory
+# whose Q4_K_M conversion takes seconds, interrupted after one)
+$PY "$ROOT/tests/hf_export.py" spm "$ROOT/examples/docs" sp 512 2>/dev/null
+$PY "$ROOT/bench/hf_shape.py" hf-medium sp.model medium
+"$BIN/llp-convert" -q -t 1 hf-medium -o medium.gguf --type Q4_K_M &
+pid=$!
+sleep 1
+kill -INT $pid
+wait $pid
+is "$?" 130 "SIGINT in the middle: the conversion stops (130)"
+is "$(ls medium.gguf medium.gguf.tmp 2>/dev/null)" "" "SIGINT in the middle: no output file left"
 
 # usage errors are exit 2
 "$BIN/llp-convert" hf-ok 2>/dev/null; is $? 2 "no -o: usage error"
