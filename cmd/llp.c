@@ -35,6 +35,7 @@ static const struct { const char *name, *what; } tools[] = {
     { "jobs", "list, show, export, merge and clean up the job store" },
     { "bench", "prompt and generation speed of a model or a shape" },
     { "quantize", "convert a GGUF model to another weight type or mix" },
+    { "convert", "a Hugging Face Llama directory or PEFT adapter to GGUF" },
     { "mkmodel", "write a random-weight model for tests and demos" },
     { "info", "describe a model file (built into llp)" },
 };
