@@ -6,7 +6,8 @@
 # scaling, tensors of the wrong shape or dtype, missing or extra tensors, a
 # truncated shard, safetensors headers that lie about offsets or length,
 # unsupported tokenizers, a failure in the middle of writing (a NaN met
-# while quantizing) and a SIGINT in the middle.
+# while quantizing) and a SIGINT in the middle; index.json and shards that
+# disagree.
 #
 # The directories are made by tests/hf_export.py tiny (a 1-layer model of
 # dim 32 with a hand-encoded SentencePiece model), one defect each.
@@ -48,6 +49,40 @@ past-end|F32|hf-past-end/model.safetensors: tensor 'model.layers.0.mlp.up_proj.w
 header-len|F32|hf-header-len/model.safetensors: header length 1099511627776 is past the end of the file (44680 bytes)
 nan|Q8_0|hf-nan/model.safetensors: tensor 'model.layers.0.mlp.up_proj.weight' has a value that is not finite (row 2); it cannot be quantized to Q8_0
 EOF
+
+# shard sets: the index must match the shards, shard names must be plain
+"$BIN/llp-mkmodel" -q tiny.gguf
+$PY "$EXPORT" spm "$ROOT/examples/docs" sp 512 2>/dev/null
+$PY "$EXPORT" model tiny.gguf sp.model hf-sharded --shards 2
+for case in wrong-shard slash unlisted dup-no-index; do
+  rm -rf hf-$case && cp -r hf-sharded hf-$case
+  $PY - hf-$case $case <<'PYEOF'
+import json, os, sys
+d, case = sys.argv[1], sys.argv[2]
+p = os.path.join(d, 'model.safetensors.index.json')
+ix = json.load(open(p))
+wm = ix['weight_map']
+if case == 'wrong-shard': wm['model.norm.weight'] = 'model-00001-of-00002.safetensors' if wm['model.norm.weight'].startswith('model-00002') else 'model-00002-of-00002.safetensors'
+if case == 'slash': wm['model.norm.weight'] = '../elsewhere.safetensors'
+if case == 'unlisted': del wm['model.norm.weight']
+json.dump(ix, open(p, 'w'))
+if case == 'dup-no-index':
+    os.remove(p)
+    import shutil; shutil.copy(os.path.join(d, 'model-00001-of-00002.safetensors'), os.path.join(d, 'copy.safetensors'))
+PYEOF
+  "$BIN/llp-convert" -q hf-$case -o out.gguf 2> err.txt
+  echo "$? $(cat err.txt)" > got-$case.txt
+  is "$(ls out.gguf out.gguf.tmp 2>/dev/null)" "" "$case: no output file left"
+done
+norm_shard=$($PY -c 'import json; print(json.load(open("hf-sharded/model.safetensors.index.json"))["weight_map"]["model.norm.weight"])')
+other=model-00001-of-00002.safetensors; [ "$norm_shard" = "$other" ] && other=model-00002-of-00002.safetensors
+is "$(cat got-wrong-shard.txt)" "1 llp-convert: error: hf-wrong-shard/model.safetensors.index.json: weight_map puts tensor 'model.norm.weight' in hf-wrong-shard/$other, which has no such tensor" "index naming the wrong shard"
+is "$(cat got-slash.txt)" "1 llp-convert: error: hf-slash/model.safetensors.index.json: shard name '../elsewhere.safetensors' for tensor 'model.norm.weight' is not a plain file name (weight_map)" "index with a path for a shard name"
+is "$(cat got-unlisted.txt)" "1 llp-convert: error: hf-unlisted/$norm_shard: tensor 'model.norm.weight' of hf-unlisted/$norm_shard is not in the weight_map of hf-unlisted/model.safetensors.index.json" "a shard tensor the index does not list"
+case "$(cat got-dup-no-index.txt)" in
+  "1 llp-convert: error: hf-dup-no-index/"*"is also in hf-dup-no-index/"*) ok 0 "no index: a tensor in two shards is refused" ;;
+  *) ok 1 "no index: a tensor in two shards is refused"; diag "$(cat got-dup-no-index.txt)" ;;
+esac
 
 # a failure in the middle leaves an existing OUT untouched
 cp ok.gguf keep.gguf
