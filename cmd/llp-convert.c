@@ -33,7 +33,7 @@ static const char usage[] =
     "end; a failed or interrupted conversion leaves no file.\n"
     "\n"
     "Options:\n"
-    "  -o, --output FILE   the GGUF file to write (required)\n"
+    "  -o FILE             the GGUF file to write (required)\n"
     "      --type TYPE     weight type of the matrices: F32, F16, BF16 (exact when\n"
     "                      the source has that type), or a llama.cpp mix as in\n"
     "                      llp-quantize (Q8_0, Q4_K_M, Q5_K_M, Q6_K, ...). Default:\n"
@@ -46,6 +46,8 @@ static const char usage[] =
     "  llp-classify -m llama-2-7b.Q4_K_M.gguf --labels positive,negative reviews.csv\n"
     "  llp-convert --lora ./my-adapter --base llama-2-7b.f16.gguf -o my-adapter.gguf\n";
 
+/* -o has no long form: "--output" would make "--out", the other tools'
+ * format option, an accepted abbreviation here. */
 enum { OPT_OUTPUT = 'o', OPT_TYPE = LLP_OPT_TOOL, OPT_LORA, OPT_BASE };
 
 typedef struct convert_args {
@@ -65,7 +67,6 @@ static int on_option(void *ctx, int id, const char *arg, llp_err *err)
 }
 
 static const struct option long_options[] = {
-    { "output", required_argument, NULL, OPT_OUTPUT },
     { "type", required_argument, NULL, OPT_TYPE },
     { "lora", required_argument, NULL, OPT_LORA },
     { "base", required_argument, NULL, OPT_BASE },

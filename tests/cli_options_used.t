@@ -20,7 +20,7 @@ printf 'hello\n' > hello.txt
 common_opts() { sed -n '/^Common options:/,/^$/p' | grep -o -- '--[a-z][a-z-]*' | sort -u; }
 all=$("$BIN/llp-generate" --help | common_opts)
 [ "$(printf '%s\n' "$all" | wc -l)" -ge 25 ]; ok $? "llp-generate lists every common option ($(printf '%s\n' "$all" | wc -l))"
-for tool in llp-tokenize llp-embed llp-classify llp-summarize llp-generate llp-bench llp-mkmodel; do
+for tool in llp-tokenize llp-embed llp-classify llp-summarize llp-generate llp-bench llp-mkmodel llp-convert; do
   listed=$("$BIN/$tool" --help | grep -o -- '--[a-z][a-z-]*' | sort -u)   # its own options too
   bad=""
   for opt in $all; do
