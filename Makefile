@@ -48,7 +48,8 @@ TESTS_SH := $(wildcard tests/*.t)
 
 # Debian packages the build and the tests need (.ci/run installs the same;
 # Node.js and npm, for the openai client test only, are the machine's own).
-DEBIAN_PACKAGES := build-essential pkg-config python3 sqlite3 libopenblas-dev \
+DEBIAN_PACKAGES := build-essential pkg-config python3 python3-numpy python3-sentencepiece \
+                   sqlite3 libopenblas-dev \
                    libsqlite3-dev libyaml-dev libjansson-dev libxxhash-dev \
                    libmicrohttpd-dev curl slurm-wlm munge
 
@@ -117,7 +118,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_DIR     := build/fuzz
 FUZZ_CFLAGS  := -std=c11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter \
                 -pthread -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_NAMES   := gguf tokenizer csv jsonl $(if $(wildcard lib/pipeline_load.c),yaml)
+FUZZ_NAMES   := gguf tokenizer csv jsonl safetensors $(if $(wildcard lib/pipeline_load.c),yaml)
 FUZZ_LIB_A   := $(FUZZ_DIR)/libllamapipe.a
 # No harness runs a kernel, so the per-ISA kernel files (*_avx2.c,
 # *_avx512.c) stay out of this build: instrumented, kpacked_avx512.c alone

@@ -32,9 +32,12 @@ static const struct { const char *name, *what; } tools[] = {
     { "summarize", "summarize documents, map-reduce past the context" },
     { "classify", "label texts by scoring each label's probability" },
     { "run", "run a YAML pipeline of tools" },
+    { "serve", "the model behind HTTP: /predict and OpenAI-compatible routes" },
+    { "finetune", "train a LoRA adapter on labeled rows or prompt/completion pairs" },
     { "jobs", "list, show, export, merge and clean up the job store" },
     { "bench", "prompt and generation speed of a model or a shape" },
     { "quantize", "convert a GGUF model to another weight type or mix" },
+    { "convert", "a Hugging Face Llama directory or PEFT adapter to GGUF" },
     { "mkmodel", "write a random-weight model for tests and demos" },
     { "info", "describe a model file (built into llp)" },
 };

@@ -156,6 +156,16 @@ void gguf_add_tensor(gguf_writer *w, const char *name, uint32_t n_dims,
 void gguf_add_tensor_ref(gguf_writer *w, const char *name, uint32_t n_dims,
                          const int64_t *ne, uint32_t type, const void *data);
 
+/* A tensor whose data is produced while the file is written, so that a
+ * converter never holds the whole output in memory: at its turn,
+ * gguf_writer_write allocates its n_bytes, calls fill(ctx, index, dst,
+ * n_bytes, err) (index: the tensor's position among all tensors, from 0),
+ * writes the bytes and frees them. fill returns 0, or -1 with err set; the
+ * write then stops, PATH.tmp is removed and fill's message is returned. */
+typedef int (*gguf_tensor_fill)(void *ctx, size_t index, void *dst, uint64_t n_bytes, llp_err *err);
+void gguf_add_tensor_fill(gguf_writer *w, const char *name, uint32_t n_dims,
+                          const int64_t *ne, uint32_t type, gguf_tensor_fill fill, void *ctx);
+
 /* Write the file: to PATH.tmp, flushed to disk, then renamed over PATH, so
  * a failed write never leaves a partial file at PATH. Returns 0, or -1 with
  * err naming the path, e.g. "out.gguf: write failed: No space left on

@@ -33,6 +33,8 @@ typedef struct writer_tensor {
     uint64_t n_bytes;
     const void *data;
     bool owned;            /* data is our copy (gguf_add_tensor) */
+    gguf_tensor_fill fill; /* data made at write time (gguf_add_tensor_fill) */
+    void *fill_ctx;
 } writer_tensor;
 
 struct gguf_writer {
@@ -216,7 +218,8 @@ void gguf_set_raw(gguf_writer *w, const char *key, uint32_t type, const void *by
 /* ---- tensors ---------------------------------------------------------- */
 
 static void add_tensor(gguf_writer *w, const char *name, uint32_t n_dims, const int64_t *ne,
-                       uint32_t type, const void *data, bool copy)
+                       uint32_t type, const void *data, bool copy, gguf_tensor_fill fill,
+                       void *fill_ctx)
 {
     writer_tensor t = { .n_dims = n_dims, .type = type };
     const llp_type_info *ti = llp_type_get(type);
@@ -260,7 +263,11 @@ static void add_tensor(gguf_writer *w, const char *name, uint32_t n_dims, const 
     }
     t.name = llp_strdup(name);
     t.owned = copy;
-    if (copy) {
+    t.fill = fill;
+    t.fill_ctx = fill_ctx;
+    if (fill) {
+        t.data = NULL;
+    } else if (copy) {
         void *d = llp_malloc((size_t)t.n_bytes);
         memcpy(d, data, (size_t)t.n_bytes);
         t.data = d;
@@ -273,13 +280,19 @@ static void add_tensor(gguf_writer *w, const char *name, uint32_t n_dims, const 
 void gguf_add_tensor(gguf_writer *w, const char *name, uint32_t n_dims,
                      const int64_t *ne, uint32_t type, const void *data)
 {
-    add_tensor(w, name, n_dims, ne, type, data, true);
+    add_tensor(w, name, n_dims, ne, type, data, true, NULL, NULL);
 }
 
 void gguf_add_tensor_ref(gguf_writer *w, const char *name, uint32_t n_dims,
                          const int64_t *ne, uint32_t type, const void *data)
 {
-    add_tensor(w, name, n_dims, ne, type, data, false);
+    add_tensor(w, name, n_dims, ne, type, data, false, NULL, NULL);
+}
+
+void gguf_add_tensor_fill(gguf_writer *w, const char *name, uint32_t n_dims,
+                          const int64_t *ne, uint32_t type, gguf_tensor_fill fill, void *ctx)
+{
+    add_tensor(w, name, n_dims, ne, type, NULL, false, fill, ctx);
 }
 
 /* ---- writing the file ------------------------------------------------- */
@@ -289,6 +302,8 @@ typedef struct out {
     FILE *fp;
     uint64_t pos;
     int error;
+    bool fill_failed;      /* a fill callback failed: its message is in fill_err */
+    llp_err fill_err;
 } out;
 
 static void emit(out *o, const void *bytes, size_t n)
@@ -337,8 +352,18 @@ static void emit_all(gguf_writer *w, out *o)
     /* The data section starts aligned; a file without tensors has none,
      * and ends unpadded (as llama.cpp's vocabulary-only files do). */
     if (w->n_tensors) pad_to(o, w->alignment);
-    for (size_t i = 0; i < w->n_tensors; i++) {
-        emit(o, w->tensors[i].data, (size_t)w->tensors[i].n_bytes);
+    for (size_t i = 0; i < w->n_tensors && !o->error && !o->fill_failed; i++) {
+        const writer_tensor *t = &w->tensors[i];
+        if (t->fill) {
+            void *buf = llp_malloc(t->n_bytes ? (size_t)t->n_bytes : 1);
+            if (t->fill(t->fill_ctx, i, buf, t->n_bytes, &o->fill_err) != 0)
+                o->fill_failed = true;
+            else
+                emit(o, buf, (size_t)t->n_bytes);
+            free(buf);
+        } else {
+            emit(o, t->data, (size_t)t->n_bytes);
+        }
         pad_to(o, w->alignment);
     }
 }
@@ -367,6 +392,13 @@ int gguf_writer_write(gguf_writer *w, const char *path, llp_err *err)
         return -1;
     }
     emit_all(w, &o);
+    if (o.fill_failed) {
+        fclose(o.fp);
+        unlink(tmp);
+        free(tmp);
+        if (err) *err = o.fill_err;
+        return -1;
+    }
     if (!o.error && fflush(o.fp) != 0) o.error = errno;
     if (!o.error && fsync(fd) != 0 && errno != EINVAL) o.error = errno;  /* EINVAL: no fsync here */
     if (fclose(o.fp) != 0 && !o.error) o.error = errno;

@@ -348,9 +348,10 @@ static int compare_tensors(const void *a, const void *b)
 /* ---- converting rows -------------------------------------------------- */
 
 typedef struct convert_job {
-    const gguf_tensor *t;
-    uint32_t dst_type;
-    int64_t n_rows, rows_per_task;
+    uint32_t src_type, dst_type;
+    const uint8_t *src;
+    const int64_t *row_map;
+    int64_t n, n_rows, rows_per_task;
     size_t src_row_bytes, dst_row_bytes;
     uint8_t *dst;
     atomic_llong bad_row;       /* first row holding inf/NaN, or -1 */
@@ -362,14 +363,14 @@ typedef struct convert_job {
 static void convert_rows(void *ctx, int task, int n_tasks)
 {
     convert_job *job = ctx;
-    const int64_t n = job->t->ne[0];
+    const int64_t n = job->n;
     int64_t first = (int64_t)task * job->rows_per_task;
     int64_t last = first + job->rows_per_task;
     if (last > job->n_rows) last = job->n_rows;
     float *row = llp_malloc(sizeof(float) * (size_t)n);
-    const uint8_t *src = job->t->data;
     for (int64_t r = first; r < last; r++) {
-        llp_dequantize_row(job->t->type, src + job->src_row_bytes * (size_t)r, row, n);
+        int64_t from = job->row_map ? job->row_map[r] : r;
+        llp_dequantize_row(job->src_type, job->src + job->src_row_bytes * (size_t)from, row, n);
         for (int d = 0; d < job->n_delta; d++) {      /* row r += scale * B[r] A */
             const llp_lora_tensor *lt = job->delta[d];
             for (int k = 0; k < lt->rank; k++) {
@@ -392,47 +393,64 @@ static void convert_rows(void *ctx, int task, int n_tasks)
     free(row);
 }
 
+/* Hand the rows of job out to the pool. Returns the first bad row or -1. */
+static long long run_convert(llp_pool *pool, convert_job *job)
+{
+    job->src_row_bytes = llp_row_size(job->src_type, job->n);
+    job->dst_row_bytes = llp_row_size(job->dst_type, job->n);
+    atomic_init(&job->bad_row, -1);
+
+    /* About 64K values per task: enough to amortize the hand-out, small
+     * enough to balance the pool on the last tensor rows. */
+    int64_t rows = 65536 / job->n;
+    if (rows < 1) rows = 1;
+    int64_t n_tasks = (job->n_rows + rows - 1) / rows;
+    if (n_tasks > LLP_POOL_MAX_TASKS) {
+        rows = (job->n_rows + LLP_POOL_MAX_TASKS - 1) / LLP_POOL_MAX_TASKS;
+        n_tasks = (job->n_rows + rows - 1) / rows;
+    }
+    job->rows_per_task = rows;
+    llp_pool_run(pool, convert_rows, job, (int)n_tasks);
+    return atomic_load(&job->bad_row);
+}
+
+int llp_convert_rows(llp_pool *pool, uint32_t src_type, const void *src, uint32_t dst_type,
+                     void *dst, int64_t n, int64_t n_rows, const int64_t *row_map,
+                     int64_t *bad_row)
+{
+    convert_job job = { .src_type = src_type, .dst_type = dst_type, .src = src,
+                        .row_map = row_map, .n = n, .n_rows = n_rows, .dst = dst };
+    long long bad = run_convert(pool, &job);
+    if (bad_row) *bad_row = bad;
+    return bad >= 0 ? -1 : 0;
+}
+
 /* Convert tensor t into a new buffer of dst_type. Returns NULL with err set
  * when the tensor holds a non-finite value. */
 static uint8_t *convert_tensor(llp_pool *pool, const gguf_file *f, const gguf_tensor *t,
                                uint32_t dst_type, const llp_quantize_opts *o,
                                uint64_t *dst_bytes, llp_err *err)
 {
-    convert_job job = { .t = t, .dst_type = dst_type };
-    for (int i = 0; i < o->n_lora; i++)
+    int64_t n_rows = (int64_t)(t->n_bytes / llp_row_size(t->type, t->ne[0]));
+    *dst_bytes = (uint64_t)llp_row_size(dst_type, t->ne[0]) * (uint64_t)n_rows;
+    uint8_t *dst = llp_malloc(*dst_bytes ? (size_t)*dst_bytes : 1);
+    convert_job job = { .src_type = t->type, .dst_type = dst_type, .src = t->data,
+                        .n = t->ne[0], .n_rows = n_rows, .dst = dst };
+    for (int i = 0; i < o->n_lora; i++)     /* the adapters' deltas for this tensor */
         for (int k = 0; k < o->lora[i]->n && job.n_delta < 8; k++)
             if (strcmp(o->lora[i]->t[k].name, t->name) == 0) {
                 job.delta[job.n_delta] = &o->lora[i]->t[k];
                 job.delta_scale[job.n_delta++] =
                     llp_lora_scale(o->lora[i], &o->lora[i]->t[k], o->lora_scale[i]);
             }
-    job.n_rows = (int64_t)(t->n_bytes / llp_row_size(t->type, t->ne[0]));
-    job.src_row_bytes = llp_row_size(t->type, t->ne[0]);
-    job.dst_row_bytes = llp_row_size(dst_type, t->ne[0]);
-    *dst_bytes = (uint64_t)job.dst_row_bytes * (uint64_t)job.n_rows;
-    job.dst = llp_malloc(*dst_bytes ? (size_t)*dst_bytes : 1);
-    atomic_init(&job.bad_row, -1);
-
-    /* About 64K values per task: enough to amortize the hand-out, small
-     * enough to balance the pool on the last tensor rows. */
-    int64_t rows = 65536 / t->ne[0];
-    if (rows < 1) rows = 1;
-    int64_t n_tasks = (job.n_rows + rows - 1) / rows;
-    if (n_tasks > LLP_POOL_MAX_TASKS) {
-        rows = (job.n_rows + LLP_POOL_MAX_TASKS - 1) / LLP_POOL_MAX_TASKS;
-        n_tasks = (job.n_rows + rows - 1) / rows;
-    }
-    job.rows_per_task = rows;
-    llp_pool_run(pool, convert_rows, &job, (int)n_tasks);
-
-    long long bad = atomic_load(&job.bad_row);
+    long long bad = run_convert(pool, &job);
     if (bad >= 0) {
         llp_err_set(err, "%s: tensor '%s' has a value that is not finite (row %lld)",
-                    gguf_path(f), t->name, bad);
-        free(job.dst);
+                    gguf_path(f), t->name, (long long)bad);
+        free(dst);
         return NULL;
     }
-    return job.dst;
+    return dst;
 }
 
 static bool is_float_type(uint32_t type)

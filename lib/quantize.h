@@ -102,6 +102,22 @@ uint32_t llp_quant_tensor_type(const llp_quant_rules *r, const char *name, uint3
 /* The "use more bits" layer rule (exposed for tests). */
 bool llp_quant_use_more_bits(int layer, int n_layers);
 
+/* ---- converting rows -------------------------------------------------- */
+
+struct llp_pool;
+
+/* Convert n_rows rows of n values each from src_type to dst_type (any
+ * types llp_dequantize_row and llp_quantize_row take), rows spread over the
+ * pool (NULL: the caller's thread). Destination row r is source row
+ * row_map[r], or row r when row_map is NULL (llp-convert permutes Q/K rows
+ * this way). Every row is written; returns 0, or -1 when a source row holds
+ * a value that is not finite, with the first such destination row in
+ * *bad_row (may be NULL). The tensor loop of llp_quantize_file and
+ * llp-convert both go through here. */
+int llp_convert_rows(struct llp_pool *pool, uint32_t src_type, const void *src, uint32_t dst_type,
+                     void *dst, int64_t n, int64_t n_rows, const int64_t *row_map,
+                     int64_t *bad_row);
+
 /* ---- converting a file ------------------------------------------------ */
 
 /* One tensor as it is written, for progress reports. */

@@ -20,7 +20,7 @@ printf 'hello\n' > hello.txt
 common_opts() { sed -n '/^Common options:/,/^$/p' | grep -o -- '--[a-z][a-z-]*' | sort -u; }
 all=$("$BIN/llp-generate" --help | common_opts)
 [ "$(printf '%s\n' "$all" | wc -l)" -ge 25 ]; ok $? "llp-generate lists every common option ($(printf '%s\n' "$all" | wc -l))"
-for tool in llp-tokenize llp-embed llp-classify llp-summarize llp-generate llp-bench llp-mkmodel; do
+for tool in llp-tokenize llp-embed llp-classify llp-summarize llp-generate llp-bench llp-mkmodel llp-convert; do
   listed=$("$BIN/$tool" --help | grep -o -- '--[a-z][a-z-]*' | sort -u)   # its own options too
   bad=""
   for opt in $all; do
@@ -81,5 +81,13 @@ id=$(q "select id from jobs order by id desc limit 1")
 ok $? "llp-jobs show prints 0.8 and 0.9"
 "$BIN/llp-summarize" -m "$M" --db "$DB" -q --max-tokens 16 --temp 0.7 --seed 1 hello.txt > /dev/null
 q "select params from jobs order by id desc limit 1" | grep -q '"temp":0.7,'; ok $? "llp-summarize stores temp 0.7"
+
+# llp help lists every llp-TOOL binary that is built
+missing=""
+for b in "$BIN"/llp-*; do
+  t=${b##*/llp-}
+  "$BIN/llp" help | grep -q "^  $t " || missing="$missing $t"
+done
+is "$missing" "" "llp help lists every llp-* tool"
 
 done_testing
