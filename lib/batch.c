@@ -231,6 +231,7 @@ struct llp_batch {
     llp_job_counts committed;         /* counts as of the last commit */
     char *db_path;                    /* resolved --db, NULL with --no-db */
     double started, last_commit;
+    double store_s, tool_s;           /* seconds in the store, in the tool (-v) */
 
     pending_item *pending;
     size_t n_pending, cap_pending;
@@ -280,7 +281,17 @@ static void pending_clear(llp_batch *b)
 }
 
 /* Write the buffered items and the job's counters in one transaction. */
+static int commit_items(llp_batch *b, const char *status);
+
 static int commit(llp_batch *b, const char *status)
+{
+    double t0 = llp_now();
+    int rc = commit_items(b, status);
+    b->store_s += llp_now() - t0;
+    return rc;
+}
+
+static int commit_items(llp_batch *b, const char *status)
 {
     b->last_commit = llp_now();
     b->counts.elapsed_ms = (int64_t)((b->last_commit - b->started) * 1000);
@@ -312,6 +323,26 @@ static int commit(llp_batch *b, const char *status)
     b->committed = b->counts;
     pending_clear(b);
     return 0;
+}
+
+/* -v: where the run's time went, on one line: the tool's work (its own
+ * account, from tool->timing), the store (cache lookups, items, commits,
+ * and the tool's own store work), and the rest (reading, writing, the
+ * loop). */
+static void report_time(llp_batch *b)
+{
+    double wall = llp_now() - b->started, store = b->store_s, tool = b->tool_s;
+    char detail[768] = "";
+    if (b->tool->timing) {
+        double inner = b->tool->timing(b->tool->ctx, detail, sizeof detail);
+        tool -= inner;
+        store += inner;
+    }
+    double other = wall - tool - store;
+    if (other < 0) other = 0;
+    llp_note(b->name, "time: %.2f s in all: the model and the task %.2f s%s%s%s, the store %.2f s, "
+             "reading, writing and the rest %.2f s", wall, tool, *detail ? " (" : "", detail,
+             *detail ? ")" : "", store, other);
 }
 
 /* The final commit failed (a full disk, say): still record how the job
@@ -465,7 +496,9 @@ static void flush_group(llp_batch *b)
         memset(results, 0, sizeof results[0] * (size_t)n);
         double t0 = llp_now();
         int rc = b->tool->process(b->tool->ctx, b, recs, n, results, &b->err);
-        ms_each = (llp_now() - t0) * 1000.0 / n;
+        double spent = llp_now() - t0;
+        b->tool_s += spent;
+        ms_each = spent * 1000.0 / n;
         for (int j = 0; j < n; j++) b->group[idx[j]].result = results[j];
         if (rc == LLP_BATCH_STOPPED || rc != 0) {
             /* Records of this call are dropped, not recorded: the next run
@@ -514,8 +547,10 @@ static int take_record(llp_batch *b, llp_record *rec)
     if (clash) fail_clash(b, rec, clash);
     if (rec->error) return 0;
     if (!b->cli->no_cache) {
+        double t0 = llp_now();
         int hit = llp_store_cache_get(b->store, &e->key, &e->cached_fields,
                                       &e->cached_in, &e->cached_out, &b->err);
+        b->store_s += llp_now() - t0;
         if (hit < 0) return -1;
         if (hit) return 0;
     }
@@ -821,7 +856,9 @@ static void stream_loop(llp_batch *b)
             } else {
                 e->t_start = llp_now();
                 b->n_in_flight++;
-                if (t->start(t->ctx, b, rec, b->ticket_base + b->n_group - 1, &b->err)) {
+                int rc = t->start(t->ctx, b, rec, b->ticket_base + b->n_group - 1, &b->err);
+                b->tool_s += llp_now() - e->t_start;
+                if (rc) {
                     b->fatal = true;
                     break;
                 }
@@ -834,7 +871,9 @@ static void stream_loop(llp_batch *b)
             if (eof || b->n_group == 0) break;
             continue;
         }
+        double t0 = llp_now();
         int rc = t->advance(t->ctx, b, &b->err);
+        b->tool_s += llp_now() - t0;
         if (rc == LLP_BATCH_STOPPED) {
             b->interrupted = true;
             break;
@@ -951,6 +990,7 @@ int llp_batch_run(const llp_cli *cli, const llp_batch_tool *tool, int argc,
         record_final_status(&b, LLP_JOB_FAILED);
     }
     watcher_stop(&guard);
+    if (cli->verbose && !cli->quiet) report_time(&b);
     int sig = stop_signal;
     restore_signals(&saved);
 

@@ -140,6 +140,10 @@ typedef struct llp_batch_tool {
     bool (*wants)(void *ctx);      /* room for one more record now */
     bool documents;                /* undetected inputs are whole documents
                                       (llp_reader_opts.documents) */
+    /* -v: the tool's account of its time, written into buf (where it went:
+     * prompts, generation, levels); returns the seconds of that spent on
+     * store work of its own (counted as the store's). NULL: none. */
+    double (*timing)(void *ctx, char *buf, size_t size);
     llp_batch_input_fn input_extra;
 
     /* Writer setup: the added columns in order (CSV/TSV output), and the

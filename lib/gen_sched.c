@@ -15,6 +15,7 @@
  */
 #include "gen_sched.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,6 +74,7 @@ struct llp_gen_sched {
     done_entry *done;
     size_t n_done, done_head, cap_done;
     int64_t tokens_fed, passes;
+    llp_gen_sched_stats stats;
 };
 
 static const llp_gen_hooks no_hooks = { 0 };
@@ -401,12 +403,27 @@ int llp_gen_sched_step(llp_gen_sched *s, llp_err *err)
         s->logits_rows = (size_t)rows;
     }
     llp_batch b = { n, s->tokens, s->pos, s->seq, s->want };
+    double t0 = llp_now();
     if (llp_decode(s->ctx, &b, s->logits, NULL, err)) {
         llp_gen_sched_cancel(s);
         return -1;
     }
+    double t1 = llp_now(), per_row = (t1 - t0) / n;
+    int n_prompt = 0;
+    for (int i = 0; i < s->n_slots; i++) {
+        slot *sl = &s->slots[i];
+        if (sl->phase == SLOT_FREE) continue;
+        int mine = sl->phase == SLOT_PREFILL ? sl->chunk : 1;
+        if (sl->phase == SLOT_PREFILL) n_prompt += sl->chunk;
+        sl->res.compute_s += per_row * mine;
+    }
     s->tokens_fed += n;
     s->passes++;
+    s->stats.passes++;
+    s->stats.prompt_tokens += n_prompt;
+    s->stats.gen_tokens += n - n_prompt;
+    s->stats.prompt_s += per_row * n_prompt;
+    s->stats.gen_s += per_row * (n - n_prompt);
 
     for (int i = 0; i < s->n_slots; i++) {
         slot *sl = &s->slots[i];
@@ -416,6 +433,9 @@ int llp_gen_sched_step(llp_gen_sched *s, llp_err *err)
             llp_gen_sched_cancel(s);
             return -1;
         }
+        double ts = llp_now();
+        sl->res.compute_s += ts - t1;   /* the rows written out: the hook's own */
+        t1 = ts;
         switch (sl->phase) {
         case SLOT_PREFILL:
             if (sl->chunk == 0) break;
@@ -437,6 +457,28 @@ int llp_gen_sched_step(llp_gen_sched *s, llp_err *err)
         case SLOT_FREE:
             break;
         }
+        ts = llp_now();
+        /* finish() moved the result out of a slot that is done: the time
+         * of its last token is the scheduler's only */
+        if (sl->phase != SLOT_FREE) sl->res.compute_s += ts - t1;
+        s->stats.sample_s += ts - t1;
+        t1 = ts;
     }
     return 0;
+}
+
+llp_gen_sched_stats llp_gen_sched_get_stats(const llp_gen_sched *s)
+{
+    return s->stats;
+}
+
+int llp_gen_sched_stats_format(const llp_gen_sched_stats *st, char *buf, size_t size)
+{
+    return snprintf(buf, size,
+                    "prompts %.2f s for %lld tokens (%.1f tok/s), generation %.2f s for %lld "
+                    "tokens (%.1f tok/s), %lld passes, sampling %.2f s",
+                    st->prompt_s, (long long)st->prompt_tokens,
+                    st->prompt_s > 0 ? st->prompt_tokens / st->prompt_s : 0.0, st->gen_s,
+                    (long long)st->gen_tokens, st->gen_s > 0 ? st->gen_tokens / st->gen_s : 0.0,
+                    (long long)st->passes, st->sample_s);
 }

@@ -90,4 +90,22 @@ int llp_gen_sched_cancel_tag(llp_gen_sched *s, void *tag);
 int64_t llp_gen_sched_tokens_fed(const llp_gen_sched *s);
 int64_t llp_gen_sched_passes(const llp_gen_sched *s);
 
+/* Where the scheduler's time went, for -v and the benchmarks. A pass that
+ * mixes prompt chunks and decoding tokens is split between prompt_s and
+ * gen_s by its rows of each kind (a row costs about the same in the
+ * weight products, which dominate). */
+typedef struct llp_gen_sched_stats {
+    int64_t passes;
+    int64_t prompt_tokens;      /* prompt rows fed */
+    int64_t gen_tokens;         /* generated tokens fed back (decoding rows) */
+    double prompt_s, gen_s;     /* forward-pass seconds, split as above */
+    double sample_s;            /* sampling, stop strings, text */
+} llp_gen_sched_stats;
+
+llp_gen_sched_stats llp_gen_sched_get_stats(const llp_gen_sched *s);
+
+/* The stats on one line into buf: "prompts 8.10 s for 2345 tokens (289.5
+ * tok/s), generation ..., N passes, sampling S s". Returns the length. */
+int llp_gen_sched_stats_format(const llp_gen_sched_stats *st, char *buf, size_t size);
+
 #endif

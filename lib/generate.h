@@ -57,6 +57,8 @@ typedef struct llp_gen_result {
     const char *stop;           /* "eos", "length" or "stop-string" */
     bool truncated;             /* the prompt was cut to fit the context */
     int n_cut;                  /* prompt tokens cut from its start (0 if none) */
+    double compute_s;           /* its share of the forward passes (rows of the
+                                   pass that were its tokens) and its sampling */
 } llp_gen_result;
 
 void llp_gen_result_free(llp_gen_result *r);

@@ -84,6 +84,14 @@ static int advance(void *ctx, llp_batch *b, llp_err *err)
     return 0;
 }
 
+static double timing(void *ctx, char *buf, size_t size)
+{
+    llp_gen_task *t = ctx;
+    llp_gen_sched_stats st = llp_gen_sched_get_stats(t->sched);
+    llp_gen_sched_stats_format(&st, buf, size);
+    return 0;
+}
+
 static void cancel(void *ctx, llp_batch *b)
 {
     llp_gen_task *t = ctx;
@@ -146,6 +154,7 @@ void llp_gen_task_init(llp_gen_task *t, llp_context *ctx, const llp_tokenizer *t
     bt->advance = advance;
     bt->cancel = cancel;
     bt->wants = wants;
+    bt->timing = timing;
     bt->input_extra = input_extra;
     bt->ctx = t;
     bt->prefer_field = "prompt";

@@ -9,6 +9,7 @@
 #include "summarize_task.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,14 +26,35 @@ struct sum_doc {
     llp_summary_store store;        /* the task's, with document = id */
     int running;                    /* its nodes in the scheduler */
     bool reported;                  /* failed and told: its results are dropped */
+    struct llp_summarize_task *task;
     struct sum_doc *next;
 };
 
 /* A request in the scheduler: which node of which document. */
 struct sum_call {
     struct sum_doc *doc;
-    int node;
+    int node, level;
 };
+
+/* The store's node lookups and items, timed for the task's account. */
+static int timed_lookup(void *ctx, int level, const char *text, size_t len, char **summary,
+                        llp_err *err)
+{
+    struct sum_doc *d = ctx;
+    double t0 = llp_now();
+    int rc = llp_summary_store_lookup(&d->store, level, text, len, summary, err);
+    d->task->store_s += llp_now() - t0;
+    return rc;
+}
+
+static int timed_node(void *ctx, const llp_summary_node *n, llp_err *err)
+{
+    struct sum_doc *d = ctx;
+    double t0 = llp_now();
+    int rc = llp_summary_store_node(&d->store, n, err);
+    d->task->store_s += llp_now() - t0;
+    return rc;
+}
 
 static void set_field(json_t *f, const char *into, const char *name, json_t *value)
 {
@@ -107,6 +129,7 @@ static int submit_node(llp_summarize_task *t, struct sum_doc *d, const llp_summa
     if (rc) return -1;
     c->doc = d;
     c->node = w->node;
+    c->level = w->level;
     d->running++;
     return 0;
 }
@@ -159,12 +182,12 @@ static int start(void *ctx, llp_batch *b, llp_record *rec, long ticket, llp_err 
     d->id = llp_strdup(rec->id);
     d->store = t->store;
     d->store.document = d->id;
+    d->task = t;
     /* each node is committed as it finishes (summarize.h), so a stop
      * keeps them for the next run */
     llp_summarize_plan plan = {
         .tok = t->tok, .chunk_tokens = llp_summarizer_chunk_tokens(t->summarizer),
-        .lookup = llp_summary_store_lookup, .lookup_ctx = &d->store,
-        .on_node = llp_summary_store_node, .node_ctx = &d->store,
+        .lookup = timed_lookup, .lookup_ctx = d, .on_node = timed_node, .node_ctx = d,
     };
     llp_err derr;
     if (!(d->build = llp_summary_build_new(&plan, rec->text, rec->text_len, &derr))) {
@@ -194,6 +217,12 @@ static int advance(void *ctx, llp_batch *b, llp_err *err)
         struct sum_doc *d = c->doc;
         int node = c->node;
         c->doc = NULL;
+        int lv = c->level < 1 ? 0 : c->level > LLP_SUMMARY_TIME_LEVELS ? LLP_SUMMARY_TIME_LEVELS - 1
+                 : c->level - 1;
+        t->level[lv].nodes++;
+        t->level[lv].tokens_in += g.tokens_in;
+        t->level[lv].tokens_out += g.tokens_out;
+        t->level[lv].seconds += g.compute_s;
         d->running--;
         char *summary = llp_summarizer_text(&g);
         llp_err msg;
@@ -217,6 +246,23 @@ static void cancel(void *ctx, llp_batch *b)
     llp_gen_sched_cancel(t->sched);
     for (int i = 0; i < t->n_calls; i++) t->calls[i].doc = NULL;
     while (t->docs) doc_unlink(t, t->docs);
+}
+
+/* -v: the scheduler's split, then each level's share of it */
+static double timing(void *ctx, char *buf, size_t size)
+{
+    llp_summarize_task *t = ctx;
+    llp_gen_sched_stats st = llp_gen_sched_get_stats(t->sched);
+    int n = llp_gen_sched_stats_format(&st, buf, size);
+    for (int i = 0; i < LLP_SUMMARY_TIME_LEVELS && n >= 0 && (size_t)n < size; i++) {
+        if (!t->level[i].nodes) continue;
+        n += snprintf(buf + n, size - (size_t)n, "; level %d%s: %.2f s for %lld node%s (%lld "
+                      "tokens in, %lld out)", i + 1, i == LLP_SUMMARY_TIME_LEVELS - 1 ? "+" : "",
+                      t->level[i].seconds, (long long)t->level[i].nodes,
+                      t->level[i].nodes == 1 ? "" : "s", (long long)t->level[i].tokens_in,
+                      (long long)t->level[i].tokens_out);
+    }
+    return t->store_s;
 }
 
 static bool wants(void *ctx)
@@ -249,6 +295,7 @@ void llp_summarize_task_init(llp_summarize_task *t, llp_summarizer *s, const llp
     bt->advance = advance;
     bt->cancel = cancel;
     bt->wants = wants;
+    bt->timing = timing;
     bt->ctx = t;
     bt->documents = true;
     bt->output_columns = (const char *const *)t->cols;

@@ -16,6 +16,8 @@
 struct sum_doc;
 struct sum_call;
 
+#define LLP_SUMMARY_TIME_LEVELS 4
+
 typedef struct llp_summarize_task {
     llp_summarizer *summarizer;     /* borrowed */
     const llp_tokenizer *tok;       /* borrowed: measures chunks */
@@ -29,6 +31,13 @@ typedef struct llp_summarize_task {
     json_t *params;                 /* cache parameters (owned) */
     char params_hash[LLP_HASH_HEX];
     char *cols[3];                  /* summary, chunks, levels (owned) */
+    /* where the time went (-v): per tree level (1: chunks; the last
+     * counts that level and those above), and the node items' store work */
+    struct {
+        int64_t nodes, tokens_in, tokens_out;
+        double seconds;
+    } level[LLP_SUMMARY_TIME_LEVELS];
+    double store_s;
 } llp_summarize_task;
 
 /* Set up over a summarizer and fill the batch tool: task, params, the

@@ -171,4 +171,18 @@ case $got in "llp-summarize: error: context of 32 tokens is too small for the pr
 got=$("$S" -m "$M" --max-tokens 8 docs/a.txt 2>&1); is $? 2 "--max-tokens 8 (below the 16-token floor): usage error"
 case $got in *"--max-tokens: must be between 16 and"*) ok 0 "names the floor";; *) diag "$got"; ok 1 "names the floor";; esac
 "$S" --help | grep -q -- '--prompt-file'; ok $? "--help documents --prompt-file"
+# -v: where the time went, its token counts those of the job
+"$BIN/llp-summarize" -m "$M" --db "$TMP/time.db" -v --max-tokens 16 -c 256 --parallel 3 \
+    "$ROOT/examples/docs/the-clockmaker.txt" "$ROOT/examples/docs/haiku.txt" > /dev/null 2> "$TMP/time.err"
+ok $? "llp-summarize -v"
+line=$(grep ': note: time: ' "$TMP/time.err")
+ok $([ -n "$line" ] && echo 0 || echo 1) "-v ends with a time: line"
+job=$(sqlite3 "$TMP/time.db" "select tokens_in, tokens_out from jobs order by id desc limit 1")
+is "$(printf '%s\n' "$line" | python3 -c '
+import re, sys
+l = sys.stdin.read()
+p = int(re.search(r"prompts [0-9.]+ s for (\d+) tokens", l).group(1))
+lv = re.findall(r"level \d\+?: [0-9.]+ s for \d+ nodes? \((\d+) tokens in, (\d+) out\)", l)
+print("%d|%d %s" % (sum(int(a) for a, b in lv), sum(int(b) for a, b in lv), p == sum(int(a) for a, b in lv)))')" \
+   "$job True" "the time: line's levels add up to the job's tokens, and to its prompt rows"
 done_testing

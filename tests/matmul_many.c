@@ -108,8 +108,11 @@ int main(void)
     const char *was = llp_matmul_kernels();
     if (llp_matmul_set_kernels("scalar") == 0)
         ok(!llp_matmul_prefers_packed(LLP_Q4_0), "scalar set: weights are left as stored");
-    if (llp_matmul_set_kernels("avx2") == 0)
-        ok(!llp_matmul_prefers_packed(LLP_Q4_K), "avx2 set: weights are left as stored");
+    if (llp_matmul_set_kernels("avx2") == 0) {
+        ok(llp_matmul_prefers_packed(LLP_Q4_K) && llp_matmul_prefers_packed(LLP_Q4_0),
+           "avx2 set: Q4_K and Q4_0 weights are packed (its packed products)");
+        ok(!llp_matmul_prefers_packed(LLP_F32), "avx2 set: F32 weights are left as stored");
+    }
     if (llp_matmul_set_kernels("avx512") == 0)
         ok(llp_matmul_prefers_packed(LLP_Q4_0) && llp_matmul_prefers_packed(LLP_Q6_K) &&
            !llp_matmul_prefers_packed(LLP_F16), "avx512 set: quantized weights are packed");
