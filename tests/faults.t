@@ -145,9 +145,16 @@ for sig in INT TERM; do
   wait $pid
   is "$?" $code "SIG$sig mid-run: exit $code"
   lines=$(wc -l < s.out | tr -d ' ')
-  is "$(q "$db" 'SELECT status, n_items FROM jobs')" "interrupted|$lines" \
-     "SIG$sig: the job is interrupted and counts the $lines records written"
-  is "$(q "$db" 'SELECT count(*) FROM items')" "$lines" "SIG$sig: every written record is stored"
+  # records decoded together (--parallel) may finish out of order: those
+  # done after the first unfinished one are stored (the next run reuses
+  # them) but not written, so the output stays a prefix of the input
+  items=$(q "$db" 'SELECT n_items FROM jobs')
+  is "$(q "$db" 'SELECT status FROM jobs')" interrupted "SIG$sig: the job is interrupted"
+  ok $([ "$items" -ge "$lines" ] && [ "$items" -le $((lines + 8)) ] && echo 0 || echo 1) \
+     "SIG$sig: it counts the $lines records written and at most the 8 in flight past them ($items)"
+  is "$(q "$db" 'SELECT count(*) FROM items')" "$items" "SIG$sig: every counted record is stored"
+  is "$(q "$db" "SELECT count(*) FROM items WHERE ordinal <= $lines")" "$lines" \
+     "SIG$sig: every written record is stored"
   [ "$lines" -ge 20 ] && [ "$lines" -lt 3000 ]; ok $? "SIG$sig: stopped mid-run ($lines of 3000)"
 done
 
