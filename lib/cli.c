@@ -117,7 +117,8 @@ static const struct {
      "      --repeat-penalty R penalty for repeated tokens (1 = off)\n"
      "      --seed N           random seed (same seed, same output; default: drawn\n"
      "                         at random when --temp > 0, and stored with the job)\n"
-     "  -v, --verbose          say the seed drawn\n"},
+     "  -v, --verbose          say the seed drawn, the --parallel chosen and, at\n"
+     "                         the end, where the time went\n"},
     {LLP_CLI_N_PREDICT, "  -n, --n-predict N      tokens to generate (-1 = until end of text)\n"},
     {LLP_CLI_SAMPLING, "      --stop STR         stop when STR is generated (repeatable)\n"},
     {LLP_CLI_BASIC,
