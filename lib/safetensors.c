@@ -326,7 +326,7 @@ static int open_all(st_set *s, const char *dir, llp_err *err)
         }
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n > 1) qsort(names, n, sizeof *names, cmp_str);
     int rc = 0;
     if (n == 0) rc = llp_err_set(err, "%s: no *.safetensors files (and no model.safetensors.index.json)", dir);
     for (size_t i = 0; i < n && rc == 0; i++) {
