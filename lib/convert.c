@@ -60,7 +60,7 @@ static int by_layer_then_name(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-void cv_sort(cv_tensor *t, size_t n) { qsort(t, n, sizeof *t, by_layer_then_name); }
+void cv_sort(cv_tensor *t, size_t n) { if (n > 1) qsort(t, n, sizeof *t, by_layer_then_name); }
 
 static bool is_float(uint32_t type) { return type == LLP_F32 || type == LLP_F16 || type == LLP_BF16; }
 

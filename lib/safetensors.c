@@ -164,7 +164,7 @@ static int parse_header(st_file *f, llp_err *err)
     }
     json_decref(root);
 
-    qsort(f->tensors, f->n_tensors, sizeof *f->tensors, by_begin);
+    if (f->n_tensors > 1) qsort(f->tensors, f->n_tensors, sizeof *f->tensors, by_begin);
     uint64_t data_size = f->size - f->data_start, at = 0;
     for (size_t i = 0; i < f->n_tensors; i++) {
         st_tensor *t = &f->tensors[i];
