@@ -109,13 +109,16 @@ static void bench_type(llp_pool *pool, uint32_t type)
         float *Y = llp_malloc(sizeof(float) * (size_t)(n_out * batch));
         for (int64_t i = 0; i < n_in * batch; i++) X[i] = frand(&seed);
 
-        /* Generation: one token, weights from memory; each call timed. */
+        /* Generation: one token (LLP_BENCH_GEN_TOKENS=N: N sequences decoded
+         * together), weights from memory; each call timed. */
+        const char *gt = getenv("LLP_BENCH_GEN_TOKENS");
+        int64_t gen_tok = gt && atoi(gt) > 0 && atoi(gt) <= batch ? atoi(gt) : 1;
         int n_calls = 5 * copies;
         double *times = llp_malloc(sizeof(double) * (size_t)n_calls);
         double *cpu = llp_malloc(sizeof(double) * (size_t)n_calls);
         for (int k = 0; k < n_calls; k++) {
             double t0 = llp_now(), c0 = cpu_now();
-            product(pool, &ws, k % copies, X, 1, Y);
+            product(pool, &ws, k % copies, X, gen_tok, Y);
             times[k] = llp_now() - t0;
             cpu[k] = cpu_now() - c0;
         }
@@ -128,7 +131,7 @@ static void bench_type(llp_pool *pool, uint32_t type)
         /* The same from cache: one copy, CPU time. */
         for (int k = 0; k < 50; k++) {
             double c0 = cpu_now();
-            product(pool, &ws, 0, X, 1, Y);
+            product(pool, &ws, 0, X, gen_tok, Y);
             cpu[k] = cpu_now() - c0;
         }
         qsort(cpu, 50, sizeof(double), cmp_double);

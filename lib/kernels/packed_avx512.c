@@ -80,6 +80,9 @@ INLINE size_t pw_qs_off(enum pk_kind kind)
 
 /* How far ahead a group's stream is prefetched, in bytes. */
 #define PW_PREFETCH 1024
+/* The same for a batch pass over one group (several tokens per block: the
+ * products take longer per byte, so the prefetch runs further ahead). */
+#define PT_PREFETCH 2048
 /* Groups a generation pass reads side by side (separate memory streams:
  * more misses in flight per core than one stream keeps). */
 #define PW_STREAMS 8
@@ -151,8 +154,12 @@ INLINE void pw_tokens(enum pk_kind kind, int nt, int64_t nb, const uint8_t *grou
     const size_t blk = PK_ROWS * pk_bytes(kind);
 #pragma GCC unroll 8
     for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; b++)
-        pw_block(kind, nt, group + (size_t)b * blk, b, act, acc);
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *p = group + (size_t)b * blk;
+        for (size_t off = 0; off < blk; off += 64)
+            _mm_prefetch((const char *)p + PT_PREFETCH + off, _MM_HINT_T0);
+        pw_block(kind, nt, p, b, act, acc);
+    }
 }
 
 /* Generation: one token times ng (1..PW_STREAMS) groups read side by side,
