@@ -286,6 +286,9 @@ INLINE void store_group(const __m256 *acc, int n_rows, int r0, float *y)
     memcpy(y + r0, tmp, sizeof(float) * (size_t)(n_rows - r0));
 }
 
+/* nt tokens times one packed group; three or more tokens request the next
+ * super-block's lines while multiplying this one (several sequences decoded
+ * together: the products are slower per byte, so the request runs ahead). */
 INLINE void kp_tokens(enum kp_kind kind, int nt, int64_t nb, const uint8_t *group,
                       const llp_act_q8_256 *const *act, __m256 *acc)
 {
@@ -296,6 +299,9 @@ INLINE void kp_tokens(enum kp_kind kind, int nt, int64_t nb, const uint8_t *grou
         if (nt <= 2)
             for (size_t off = 0; off < blk; off += 64)
                 _mm_prefetch((const char *)p + off, _MM_HINT_T0);
+        else
+            for (size_t off = 0; off < blk; off += 64)
+                _mm_prefetch((const char *)p + blk + off, _MM_HINT_T0);
         kp_block(kind, nt, p, b, act, acc);
     }
 }

@@ -34,6 +34,9 @@
 #define PK_TOKENS 4
 #define PW_STREAMS 4
 #define PW_PREFETCH 1024
+/* The same for a batch pass over one group (several tokens per block: the
+ * products take longer per byte, so the prefetch runs further ahead). */
+#define PT_PREFETCH 2048
 
 enum pk_kind { P_Q4_0, P_Q4_1, P_Q5_0, P_Q5_1, P_Q8_0 };
 
@@ -187,7 +190,12 @@ INLINE void pw_tokens(enum pk_kind kind, int nt, int64_t nb, const uint8_t *grou
 {
     const size_t blk = PK_ROWS * pk_bytes(kind);
     for (int t = 0; t < 2 * nt; t++) acc[t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) pw_block(kind, nt, group + (size_t)b * blk, b, act, acc);
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *p = group + (size_t)b * blk;
+        for (size_t off = 0; off < blk; off += 64)
+            _mm_prefetch((const char *)p + PT_PREFETCH + off, _MM_HINT_T0);
+        pw_block(kind, nt, p, b, act, acc);
+    }
 }
 
 /* Generation: one token times ng (1..PW_STREAMS) groups read side by side. */
