@@ -44,24 +44,26 @@ with open(out, "w") as f:
         at = (at + k) % max(1, len(lines) - 12)
 EOF
 
-# run NAME TOOL ARGS...: one timed run into its own store; prints
+# run NAME INPUT TOOL ARGS...: one timed run into its own store, INPUT on
+# stdin (/dev/null for none); prints
 # "wall|items|failed|tokens_in|tokens_out|elapsed_ms" and keeps the -v line
 run() {
-    name=$1; shift
+    name=$1; input=$2; shift 2
     db=$OUT/sumbench-$name.db
     rm -f "$db" "$db-wal" "$db-shm"
     start=$(date +%s.%N)
     "$@" -m "$MODEL" -t "$THREADS" -c "$CTX" --db "$db" --no-cache -v > "$OUT/sumbench-$name.out" \
-        2> "$OUT/sumbench-$name.err"
+        2> "$OUT/sumbench-$name.err" < "$input"
     end=$(date +%s.%N)
     stats=$(sqlite3 "$db" "select n_items, n_failed, tokens_in, tokens_out, elapsed_ms from jobs order by id desc limit 1")
     echo "$(awk "BEGIN { print $end - $start }")|$stats"
 }
 
-s1=$(run sum1 bin/llp-summarize --parallel 1 --max-tokens 64 examples/docs)
-sN=$(run sumN bin/llp-summarize $DEF --max-tokens 64 examples/docs)
-g1=$(run gen1 bin/llp-generate --parallel 1 -n 128 --temp 0 --out jsonl "$PROMPTS")
-gN=$(run genN bin/llp-generate $DEF -n 128 --temp 0 --out jsonl "$PROMPTS")
+# llp-generate reads records on stdin (its arguments are prompts)
+s1=$(run sum1 /dev/null bin/llp-summarize --parallel 1 --max-tokens 64 examples/docs)
+sN=$(run sumN /dev/null bin/llp-summarize $DEF --max-tokens 64 examples/docs)
+g1=$(run gen1 "$PROMPTS" bin/llp-generate --parallel 1 -n 128 --temp 0 --out jsonl)
+gN=$(run genN "$PROMPTS" bin/llp-generate $DEF -n 128 --temp 0 --out jsonl)
 
 same_sum=$(cmp -s "$OUT/sumbench-sum1.out" "$OUT/sumbench-sumN.out" && echo yes || echo NO)
 same_gen=$(cmp -s "$OUT/sumbench-gen1.out" "$OUT/sumbench-genN.out" && echo yes || echo NO)

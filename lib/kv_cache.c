@@ -90,21 +90,6 @@ void llp_kv_cache_copy(llp_kv_cache *c, int src, int dst, int n_pos)
     }
 }
 
-/* In place over n scores: max-subtracted exponentials, normalized. */
-static void softmax(float *x, int n)
-{
-    float max = x[0];
-    for (int i = 1; i < n; i++)
-        if (x[i] > max) max = x[i];
-    double sum = 0;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max);
-        sum += x[i];
-    }
-    float inv = (float)(1.0 / sum);
-    for (int i = 0; i < n; i++) x[i] *= inv;
-}
-
 void llp_kv_attend(const llp_kv_cache *c, int seq, int layer, int kv_head, int head_dim,
                    int pos, const float *q, float scale, float *scores, float *out,
                    bool reference)
@@ -114,7 +99,7 @@ void llp_kv_attend(const llp_kv_cache *c, int seq, int layer, int kv_head, int h
     size_t first = (row_index(c, seq, layer, 0) + (size_t)kv_head * head_dim) * c->elem;
     const void *K = (const char *)c->k + first, *V = (const char *)c->v + first;
     ks->attn_dot[f16](q, K, (size_t)c->kv_dim, head_dim, pos + 1, scale, scores);
-    softmax(scores, pos + 1);
+    ks->softmax(scores, pos + 1);
     memset(out, 0, sizeof(float) * (size_t)head_dim);
     ks->attn_mix[f16](scores, V, (size_t)c->kv_dim, head_dim, pos + 1, out);
 }

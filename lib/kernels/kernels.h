@@ -37,6 +37,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "quant.h"
 #include "quant_blocks.h"
@@ -196,7 +197,48 @@ typedef void (*llp_attn_dot_fn)(const float *q, const void *K, size_t stride, in
                                 float scale, float *s);
 typedef void (*llp_attn_mix_fn)(const float *a, const void *V, size_t stride, int d, int n,
                                 float *out);
+/* softmax  x[p] = e^(x[p] - max) / sum over p < n, in place. Every set
+ * computes the same values bit for bit: each exponential is exp_poly()'s
+ * sequence of float operations (no fused multiply-add), and the sum runs
+ * in double in eight lanes (lane p % 8), joined in one fixed order. */
+typedef void (*llp_softmax_fn)(float *x, int n);
+
+/* e^x for x <= 0 as every set's softmax computes it: x = k ln 2 + r with k
+ * rounded to nearest (the 1.5 * 2^23 shift), ln 2 in two parts (Cody and
+ * Waite), Cephes' degree-6 polynomial for e^r on |r| <= ln 2 / 2 (about 1
+ * ulp), times 2^k built in the exponent bits; 0 below -87.3 (under the
+ * smallest normal float). */
+#define LLP_EXP_MIN    -87.33654f
+#define LLP_EXP_LOG2E  1.44269504088896341f
+#define LLP_EXP_SHIFT  12582912.0f
+#define LLP_EXP_LN2_HI 0.693359375f
+#define LLP_EXP_LN2_LO -2.12194440e-4f
+#define LLP_EXP_P0 1.9875691500e-4f
+#define LLP_EXP_P1 1.3981999507e-3f
+#define LLP_EXP_P2 8.3334519073e-3f
+#define LLP_EXP_P3 4.1665795894e-2f
+#define LLP_EXP_P4 1.6666665459e-1f
+#define LLP_EXP_P5 5.0000001201e-1f
+static inline float llp_exp_poly(float x)
+{
+    if (!(x >= LLP_EXP_MIN)) return 0.0f;
+    float k = (x * LLP_EXP_LOG2E + LLP_EXP_SHIFT) - LLP_EXP_SHIFT;
+    float r = (x - k * LLP_EXP_LN2_HI) - k * LLP_EXP_LN2_LO;
+    float p = LLP_EXP_P0;
+    p = p * r + LLP_EXP_P1;
+    p = p * r + LLP_EXP_P2;
+    p = p * r + LLP_EXP_P3;
+    p = p * r + LLP_EXP_P4;
+    p = p * r + LLP_EXP_P5;
+    p = (p * (r * r) + r) + 1.0f;
+    uint32_t bits = (uint32_t)((int32_t)k + 127) << 23;
+    float two_k;
+    memcpy(&two_k, &bits, sizeof two_k);
+    return p * two_k;
+}
+
 #define LLP_DECLARE_ATTN(isa)                                                      \
+    void llp_softmax_##isa(float *, int);                                         \
     void llp_attn_dot_f32_##isa(const float *, const void *, size_t, int, int, float, float *); \
     void llp_attn_dot_f16_##isa(const float *, const void *, size_t, int, int, float, float *); \
     void llp_attn_mix_f32_##isa(const float *, const void *, size_t, int, int, float *);        \
@@ -210,6 +252,7 @@ typedef struct llp_kernel_set {
     llp_gemm_packed_fn gemm_packed[LLP_TYPE_COUNT];   /* NULL: the scalar set's */
     llp_attn_dot_fn attn_dot[2];           /* [0] f32 cache rows, [1] f16 */
     llp_attn_mix_fn attn_mix[2];
+    llp_softmax_fn softmax;
 } llp_kernel_set;
 
 extern const llp_kernel_set llp_kernels_scalar;   /* kernels/scalar.c */

@@ -409,6 +409,24 @@ static void attn_mix_f16_scalar(const float *a, const void *Vv, size_t stride, i
         for (int i = 0; i < d; i++) out[i] += a[p] * llp_fp16_to_f32(V[(size_t)p * stride + i]);
 }
 
+/* softmax (kernels.h): exp_poly per score, the sum in eight double lanes
+ * joined in the vector sets' order. */
+static void softmax_scalar(float *x, int n)
+{
+    float max = x[0];
+    for (int i = 1; i < n; i++)
+        if (x[i] > max) max = x[i];
+    double lane[8] = { 0 };
+    for (int i = 0; i < n; i++) {
+        x[i] = llp_exp_poly(x[i] - max);
+        lane[i % 8] += (double)x[i];
+    }
+    double sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
+                 ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    float inv = (float)(1.0 / sum);
+    for (int i = 0; i < n; i++) x[i] *= inv;
+}
+
 const llp_kernel_set llp_kernels_scalar = {
     .name = "scalar",
     .quantize_q8_32 = quantize_q8_32_scalar,
@@ -433,4 +451,5 @@ const llp_kernel_set llp_kernels_scalar = {
     },
     .attn_dot = { attn_dot_f32_scalar, attn_dot_f16_scalar },
     .attn_mix = { attn_mix_f32_scalar, attn_mix_f16_scalar },
+    .softmax = softmax_scalar,
 };
