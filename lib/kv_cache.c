@@ -91,15 +91,29 @@ void llp_kv_cache_copy(llp_kv_cache *c, int src, int dst, int n_pos)
 }
 
 void llp_kv_attend(const llp_kv_cache *c, int seq, int layer, int kv_head, int head_dim,
-                   int pos, const float *q, float scale, float *scores, float *out,
+                   int pos, int n_q, const float *q, float scale, float *scores, float *out,
                    bool reference)
 {
     const llp_kernel_set *ks = reference ? &llp_kernels_scalar : llp_kernels_current();
     int f16 = c->type == LLP_KV_F16;
     size_t first = (row_index(c, seq, layer, 0) + (size_t)kv_head * head_dim) * c->elem;
     const void *K = (const char *)c->k + first, *V = (const char *)c->v + first;
-    ks->attn_dot[f16](q, K, (size_t)c->kv_dim, head_dim, pos + 1, scale, scores);
-    ks->softmax(scores, pos + 1);
-    memset(out, 0, sizeof(float) * (size_t)head_dim);
-    ks->attn_mix[f16](scores, V, (size_t)c->kv_dim, head_dim, pos + 1, out);
+    const int n = pos + 1;
+    bool group = ks->attn_dot_group[f16] && ks->attn_mix_group[f16] && n_q > 1 &&
+                 head_dim <= LLP_ATTN_MAX_D;
+    if (group)
+        ks->attn_dot_group[f16](q, n_q, K, (size_t)c->kv_dim, head_dim, n, scale, scores,
+                                (size_t)n);
+    else
+        for (int h = 0; h < n_q; h++)
+            ks->attn_dot[f16](q + (size_t)h * head_dim, K, (size_t)c->kv_dim, head_dim, n,
+                              scale, scores + (size_t)h * n);
+    for (int h = 0; h < n_q; h++) ks->softmax(scores + (size_t)h * n, n);
+    memset(out, 0, sizeof(float) * (size_t)n_q * head_dim);
+    if (group)
+        ks->attn_mix_group[f16](scores, (size_t)n, n_q, V, (size_t)c->kv_dim, head_dim, n, out);
+    else
+        for (int h = 0; h < n_q; h++)
+            ks->attn_mix[f16](scores + (size_t)h * n, V, (size_t)c->kv_dim, head_dim, n,
+                              out + (size_t)h * head_dim);
 }

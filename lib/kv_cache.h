@@ -57,12 +57,15 @@ void llp_kv_cache_write(llp_kv_cache *c, int seq, int layer, int pos, const floa
 /* Copy positions [0, n_pos) of sequence src to dst (a shared prefix). */
 void llp_kv_cache_copy(llp_kv_cache *c, int src, int dst, int n_pos);
 
-/* Attention of one query head (head_dim floats at q) of a token at `pos`
- * of sequence seq, against KV head kv_head of positions 0..pos of layer:
- * out = softmax(scale * q K^T) V, head_dim floats. scores: pos + 1 floats
- * of scratch. `reference` uses the scalar kernels (the plain path). */
+/* Attention of n_q query heads (head_dim floats each, consecutive at q)
+ * that share KV head kv_head, of a token at `pos` of sequence seq, against
+ * positions 0..pos of layer: out_h = softmax(scale * q_h K^T) V, head_dim
+ * floats each, consecutive at out. scores: n_q * (pos + 1) floats of
+ * scratch. Each head's result is the same bit for bit whatever n_q (the
+ * group kernels repeat the per-head chains; kernels.h). `reference` uses
+ * the scalar kernels (the plain path). */
 void llp_kv_attend(const llp_kv_cache *c, int seq, int layer, int kv_head, int head_dim,
-                   int pos, const float *q, float scale, float *scores, float *out,
+                   int pos, int n_q, const float *q, float scale, float *scores, float *out,
                    bool reference);
 
 #endif

@@ -332,7 +332,8 @@ struct llp_context {
     float *v;       /* (n_batch, kv_dim) */
     float *hb;      /* (n_batch, ffn_dim) */
     float *hb2;     /* (n_batch, ffn_dim) */
-    float *att;     /* (n_att_tasks, n_ctx) attention scores, one row per task */
+    float *att;     /* (n_att_tasks, group, n_ctx) attention scores: per task, a row per
+                     * query head of a KV group */
     int n_att_tasks;
     float *rope_inv_freq;   /* (rope_dim / 2) base^(-2i/rope_dim) */
 };
@@ -372,7 +373,8 @@ llp_context *llp_context_new(const llp_model *m, const llp_context_params *p, ll
     ctx->hb2 = llp_malloc(sizeof(float) * nb * c->ffn_dim);
     /* a few tasks per thread balance tokens of different lengths */
     ctx->n_att_tasks = 4 * llp_pool_size(ctx->pool);
-    ctx->att = llp_malloc(sizeof(float) * (size_t)ctx->n_att_tasks * n_ctx);
+    ctx->att = llp_malloc(sizeof(float) * (size_t)ctx->n_att_tasks *
+                          (size_t)(m->cfg.n_heads / m->cfg.n_heads_kv) * n_ctx);
     /* our pool supplies the parallelism; OpenBLAS threads would compete */
     openblas_set_num_threads(1);
     ctx->rope_inv_freq = llp_malloc(sizeof(float) * (size_t)(c->rope_dim / 2));
@@ -551,18 +553,18 @@ static void attention_task(void *arg, int task, int n_tasks)
     attention_job *job = arg;
     llp_context *ctx = job->ctx;
     const llp_config *c = &ctx->model->cfg;
-    int n_pairs = job->b->n * c->n_heads;
-    int per = (n_pairs + n_tasks - 1) / n_tasks;
+    /* One unit: a token and a KV head, with the query heads that share it. */
+    int n_units = job->b->n * c->n_heads_kv;
+    int per = (n_units + n_tasks - 1) / n_tasks;
     int group = c->n_heads / c->n_heads_kv;
     float scale = 1.0f / sqrtf((float)c->head_dim);
-    float *scores = ctx->att + (size_t)task * ctx->n_ctx;
-    for (int pair = task * per; pair < n_pairs && pair < (task + 1) * per; pair++) {
-        int t = pair / c->n_heads, h = pair % c->n_heads;
+    float *scores = ctx->att + (size_t)task * group * ctx->n_ctx;
+    for (int unit = task * per; unit < n_units && unit < (task + 1) * per; unit++) {
+        int t = unit / c->n_heads_kv, kvh = unit % c->n_heads_kv;
         int seq = job->b->seq ? job->b->seq[t] : 0;
-        const float *q = ctx->q + (size_t)t * c->dim + (size_t)h * c->head_dim;
-        float *out = ctx->xb + (size_t)t * c->dim + (size_t)h * c->head_dim;
-        llp_kv_attend(&ctx->kv, seq, job->layer, h / group, c->head_dim, job->b->pos[t], q,
-                      scale, scores, out, ctx->reference);
+        size_t at = (size_t)t * c->dim + (size_t)kvh * group * c->head_dim;
+        llp_kv_attend(&ctx->kv, seq, job->layer, kvh, c->head_dim, job->b->pos[t], group,
+                      ctx->q + at, scale, scores, ctx->xb + at, ctx->reference);
     }
 }
 
@@ -633,7 +635,7 @@ static int decode_batch(llp_context *ctx, const llp_batch *b, float *logits, flo
         }
         attention_job job = { ctx, b, l };
         int n_tasks = ctx->reference ? 1 : ctx->n_att_tasks;
-        if (n_tasks > n * c->n_heads) n_tasks = n * c->n_heads;
+        if (n_tasks > n * c->n_heads_kv) n_tasks = n * c->n_heads_kv;
         llp_pool_run(ctx->pool, attention_task, &job, n_tasks);
 
         /* x += Wo * attention */

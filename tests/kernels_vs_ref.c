@@ -288,6 +288,51 @@ static void check_softmax(void)
     }
 }
 
+/* The grouped-query attention steps equal the per-head steps of the same
+ * set bit for bit (f32 and f16 rows, head sizes with and without a tail,
+ * groups wider than one pass of 8 heads). */
+static void check_attention_groups(void)
+{
+    enum { MAX_Q = 11, MAX_D = 136, MAX_N = 37, STRIDE = 2 * MAX_D };
+    static float q[MAX_Q * MAX_D], Kf[MAX_N * STRIDE], Vf[MAX_N * STRIDE];
+    static uint16_t Kh[MAX_N * STRIDE], Vh[MAX_N * STRIDE];
+    static float s1[MAX_Q * MAX_N], s2[MAX_Q * MAX_N], o1[MAX_Q * MAX_D], o2[MAX_Q * MAX_D];
+    for (int i = 0; i < MAX_Q * MAX_D; i++) q[i] = rng_normal();
+    for (int i = 0; i < MAX_N * STRIDE; i++) {
+        Kf[i] = rng_normal();
+        Vf[i] = rng_normal();
+        Kh[i] = llp_f32_to_fp16(Kf[i]);
+        Vh[i] = llp_f32_to_fp16(Vf[i]);
+    }
+    const char *names[] = { "avx2", "avx512" };
+    static const int ds[] = { 64, 100, 136 }, nqs[] = { 2, 8, 11 }, ns[] = { 1, 5, 37 };
+    for (int k = 0; k < 2; k++) {
+        const llp_kernel_set *ks = llp_kernels_by_name(names[k]);
+        if (!ks) continue;
+        int bad = 0, cases = 0;
+        for (int f16 = 0; f16 < 2; f16++)
+            for (int a = 0; a < 3; a++)
+                for (int b = 0; b < 3; b++)
+                    for (int c = 0; c < 3; c++) {
+                        int d = ds[a], nq = nqs[b], n = ns[c];
+                        const void *K = f16 ? (const void *)Kh : (const void *)Kf;
+                        const void *V = f16 ? (const void *)Vh : (const void *)Vf;
+                        for (int h = 0; h < nq; h++)
+                            ks->attn_dot[f16](q + h * d, K, STRIDE, d, n, 0.125f, s1 + h * n);
+                        ks->attn_dot_group[f16](q, nq, K, STRIDE, d, n, 0.125f, s2, (size_t)n);
+                        bad += memcmp(s1, s2, sizeof(float) * (size_t)(nq * n)) != 0;
+                        for (int i = 0; i < nq * d; i++) o1[i] = o2[i] = 0.01f * (float)i;
+                        for (int h = 0; h < nq; h++)
+                            ks->attn_mix[f16](s1 + h * n, V, STRIDE, d, n, o1 + h * d);
+                        ks->attn_mix_group[f16](s1, (size_t)n, nq, V, STRIDE, d, n, o2);
+                        bad += memcmp(o1, o2, sizeof(float) * (size_t)(nq * d)) != 0;
+                        cases += 2;
+                    }
+        ok(bad == 0, "%s grouped attention equals the per-head kernels bit for bit "
+           "(%d of %d cases differ)", names[k], bad, cases);
+    }
+}
+
 int main(void)
 {
     llp_pool *pool = llp_pool_new(2);
@@ -301,6 +346,7 @@ int main(void)
     ok(llp_matmul_set_kernels("no-such-set") != 0, "unknown kernel set refused");
     check_quantizers();
     check_softmax();
+    check_attention_groups();
 
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         uint32_t type = types[ti];

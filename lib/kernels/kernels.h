@@ -197,6 +197,18 @@ typedef void (*llp_attn_dot_fn)(const float *q, const void *K, size_t stride, in
                                 float scale, float *s);
 typedef void (*llp_attn_mix_fn)(const float *a, const void *V, size_t stride, int d, int n,
                                 float *out);
+/* The same two steps for the n_q query heads that share one KV head
+ * (grouped-query attention), head h's query at q + h * d, its scores at
+ * s + h * s_stride (weights at a + h * a_stride), its output at out + h * d:
+ * each K and V row is read once for all of them. Every score and output
+ * element is the per-head kernel's own chain of operations, so results
+ * equal n_q calls of attn_dot / attn_mix bit for bit. */
+#define LLP_ATTN_MAX_D 512   /* widest head the group kernels take (model.h's LLP_MAX_HEAD_DIM) */
+typedef void (*llp_attn_dot_group_fn)(const float *q, int n_q, const void *K, size_t stride,
+                                      int d, int n, float scale, float *s, size_t s_stride);
+typedef void (*llp_attn_mix_group_fn)(const float *a, size_t a_stride, int n_q, const void *V,
+                                      size_t stride, int d, int n, float *out);
+
 /* softmax  x[p] = e^(x[p] - max) / sum over p < n, in place. Every set
  * computes the same values bit for bit: each exponential is exp_poly()'s
  * sequence of float operations (no fused multiply-add), and the sum runs
@@ -239,6 +251,14 @@ static inline float llp_exp_poly(float x)
 
 #define LLP_DECLARE_ATTN(isa)                                                      \
     void llp_softmax_##isa(float *, int);                                         \
+    void llp_attn_dot_group_f32_##isa(const float *, int, const void *, size_t, int, int, \
+                                      float, float *, size_t);                         \
+    void llp_attn_dot_group_f16_##isa(const float *, int, const void *, size_t, int, int, \
+                                      float, float *, size_t);                         \
+    void llp_attn_mix_group_f32_##isa(const float *, size_t, int, const void *, size_t, int, \
+                                      int, float *);                                    \
+    void llp_attn_mix_group_f16_##isa(const float *, size_t, int, const void *, size_t, int, \
+                                      int, float *);                                    \
     void llp_attn_dot_f32_##isa(const float *, const void *, size_t, int, int, float, float *); \
     void llp_attn_dot_f16_##isa(const float *, const void *, size_t, int, int, float, float *); \
     void llp_attn_mix_f32_##isa(const float *, const void *, size_t, int, int, float *);        \
@@ -253,6 +273,8 @@ typedef struct llp_kernel_set {
     llp_attn_dot_fn attn_dot[2];           /* [0] f32 cache rows, [1] f16 */
     llp_attn_mix_fn attn_mix[2];
     llp_softmax_fn softmax;
+    llp_attn_dot_group_fn attn_dot_group[2];   /* NULL: attn_dot per head */
+    llp_attn_mix_group_fn attn_mix_group[2];   /* NULL: attn_mix per head */
 } llp_kernel_set;
 
 extern const llp_kernel_set llp_kernels_scalar;   /* kernels/scalar.c */
