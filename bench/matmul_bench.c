@@ -12,7 +12,9 @@
  * LLP_KERNELS=scalar|avx2|avx512 picks the kernel set. LLP_BENCH_PACKED=1
  * measures the product on packed weights instead (llp_matmul_pack once per
  * copy at setup, then llp_matmul_packed), for the types that have a packed
- * layout.
+ * layout. LLP_BENCH_GEN_TOKENS=N makes the generation figures N tokens per
+ * call (N sequences decoded together: the weights still stream from
+ * memory, now N times the products per byte).
  *
  * Generation numbers cycle through enough copies of the matrix (>= 256 MB)
  * that every call reads its weights from memory, not from cache, as a real
