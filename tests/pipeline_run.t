@@ -136,7 +136,9 @@ OUT=$TMP/whole.jsonl "$RUN" -q --db "$TMP/whole.db" "$TMP/more.yaml"; is $? 0 "r
 OUT=$TMP/killed.jsonl "$RUN" -q --db "$TMP/kill.db" "$TMP/more.yaml" & pid=$!
 done_items=0; i=0
 while [ $i -lt 600 ]; do
-  done_items=$(sqlite3 "$TMP/kill.db" "select count(*) from items i join jobs j on i.job_id = j.id where j.tool = 'summarize'" 2>/dev/null || echo 0)
+  # records only: each summarized record also stores its chunks' summaries
+  # (task summarize-chunk), which a resumed run reuses but does not count
+  done_items=$(sqlite3 "$TMP/kill.db" "select count(*) from items i join jobs j on i.job_id = j.id where j.tool = 'summarize' and i.task = 'summarize'" 2>/dev/null || echo 0)
   [ "${done_items:-0}" -ge 16 ] && break
   sleep 0.05; i=$((i+1))
 done
