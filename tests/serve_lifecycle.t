@@ -8,7 +8,7 @@
 . "${0%/*}/lib.sh"
 . "${0%/*}/serve_lib.sh"
 
-M="$TMP/slow.gguf"   # small shape, context 4096: 3000 tokens take about a second
+M="$TMP/slow.gguf"   # small shape, context 4096: 3000 tokens take about half a second
 "$BIN/llp-mkmodel" -q --shape small --type Q8_0 --ctx 4096 "$M"; ok $? "a model slow enough to race"
 DB="$TMP/serve.db"
 LONG='{"text": "hello", "max_tokens": 3000, "temperature": 0}'
@@ -18,8 +18,26 @@ serve_start a -m "$M" -t 1 --db "$DB" --parallel 1 --queue 1 --max-tokens 4000 -
 "$BIN/llp-jobs" --db "$DB" list > "$TMP/jobs" 2>&1
 ok $(grep -q 'serve  *running' "$TMP/jobs" && echo 0 || echo 1) "llp-jobs list shows the serve job running"
 
-# a streaming client that goes away mid-stream
-curl -sN --max-time 0.5 "$URL/v1/completions" -d '{"prompt": "hello", "max_tokens": 3000, "temperature": 0, "stream": true}' > "$TMP/cut.sse" 2>/dev/null
+# a streaming client that goes away mid-stream: it closes the connection
+# once the first two events have arrived (not after a fixed time, which a
+# fast machine can outrun)
+"$PY" - "$URL" > "$TMP/cut.sse" <<'PYEOF'
+import http.client, sys, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+c.request("POST", "/v1/completions", body='{"prompt": "hello", "max_tokens": 3000, "temperature": 0, "stream": true}',
+          headers={"Content-Type": "application/json"})
+r = c.getresponse()
+events = 0
+while events < 2:
+    line = r.fp.readline()
+    if not line:
+        break
+    sys.stdout.write(line.decode("utf-8", "replace"))
+    if line.startswith(b"data: "):
+        events += 1
+c.sock.close()
+PYEOF
 ok $(grep -q '^data: {' "$TMP/cut.sse" && ! grep -q DONE "$TMP/cut.sse" && echo 0 || echo 1) "the stream was cut mid-way (events, no [DONE])"
 i=0; busy=$(metric llp_slots_busy)
 while [ "$busy" != 0 ] && [ $i -lt 20 ]; do sleep 0.05; i=$((i+1)); busy=$(metric llp_slots_busy); done
@@ -63,7 +81,7 @@ print(len(cut), cut[0]["status"], "client closed" in cut[0]["error"], all(x["res
 is "$(sqlite3 "$DB" "select count(*) from items where record_id like 'req-%' and input_hash != '' and ms >= 0")" 10 "every item has its request id, body hash and time"
 
 # --timeout
-serve_start b -m "$M" -t 1 --no-db --timeout 0.3 --max-tokens 4000; ok $? "llp-serve --timeout 0.3"
+serve_start b -m "$M" -t 1 --no-db --timeout 0.05 --max-tokens 4000; ok $? "llp-serve --timeout 0.05"
 is "$(http_code "$TMP/t" "$URL/predict" -d "$LONG")" 504 "a request past --timeout: 504"
 is "$(jget "$TMP/t" 'd["error"]["code"]')" timeout "... code timeout"
 i=0; busy=$(metric llp_slots_busy)
