@@ -20,6 +20,7 @@
 
 #include <cblas.h>
 
+#include "kernels/kernels.h"
 #include "lora.h"
 #include "matmul.h"
 #include "quant.h"
@@ -547,6 +548,9 @@ typedef struct attention_job {
     const llp_batch *b;
     int layer;
 } attention_job;
+
+/* Every head a model may have goes through the group kernels. */
+_Static_assert(LLP_MAX_HEAD_DIM <= LLP_ATTN_MAX_D, "attention group kernels take every head size");
 
 static void attention_task(void *arg, int task, int n_tasks)
 {

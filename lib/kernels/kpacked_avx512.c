@@ -378,13 +378,10 @@ INLINE void kp_k2_block(enum kp_kind kind, int nt, const uint8_t *p, int64_t b,
     kp_finish(nt, d, kind == KP_Q2_K ? kp_half(p + KP_DMIN) : d, isum, msum, act, b, acc);
 }
 
-/* How far ahead of the super-block being multiplied a pass of three or
- * more tokens requests its lines (several sequences decoded together: the
- * products are slower per byte, so the request runs ahead). */
-#define KT_PREFETCH 2304
-
 /* nt tokens times one packed group of 16 rows: acc[t] lane r = dot(row r,
- * token t). */
+ * token t). Three or more tokens request the next super-block's lines
+ * while multiplying this one (several sequences decoded together: the
+ * products are slower per byte, so the request runs ahead). */
 INLINE void kp_tokens(enum kp_kind kind, int nt, int64_t nb, const uint8_t *group,
                       const llp_act_q8_256 *const *act, __m512 *acc)
 {
@@ -398,7 +395,7 @@ INLINE void kp_tokens(enum kp_kind kind, int nt, int64_t nb, const uint8_t *grou
                 _mm_prefetch((const char *)p + off, _MM_HINT_T0);
         else
             for (size_t off = 0; off < blk; off += 64)
-                _mm_prefetch((const char *)p + KT_PREFETCH + off, _MM_HINT_T0);
+                _mm_prefetch((const char *)p + blk + off, _MM_HINT_T0);
         if (kind == KP_Q6_K)
             kp_q6_k_block(nt, p, b, act, acc);
         else if (kind == KP_Q2_K || kind == KP_Q3_K)
