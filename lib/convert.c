@@ -21,14 +21,6 @@
 
 /* ---- shared with convert_lora.c ------------------------------------------ */
 
-char *cv_join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = llp_malloc(n);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 const char *cv_shape(const st_tensor *t, char *buf, size_t size)
 {
     size_t at = 0;
@@ -258,7 +250,7 @@ int llp_convert_model(const char *dir, const char *out, const llp_convert_opts *
     expected *e = NULL;
     cv_tensor *t = NULL;
     int rc = -1;
-    char *cfg_path = cv_join(dir, "config.json");
+    char *cfg_path = llp_path_join(dir, "config.json");
 
     if (hf_config_load(cfg_path, &c, err) || hf_vocab_load(dir, &c, &v, err)) goto done;
     if (!(set = st_set_open(dir, err))) goto done;

@@ -40,6 +40,4 @@ const char *cv_shape(const st_tensor *t, char *buf, size_t size);
  * by name. */
 void cv_sort(cv_tensor *t, size_t n);
 
-char *cv_join(const char *dir, const char *name);
-
 #endif

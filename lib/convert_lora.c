@@ -151,7 +151,7 @@ int llp_convert_lora(const char *dir, const char *base_path, const char *out,
                      const llp_convert_opts *o, llp_err *err)
 {
     lora_config lc;
-    char *cfg_path = cv_join(dir, "adapter_config.json"), *st_path_ = cv_join(dir, "adapter_model.safetensors");
+    char *cfg_path = llp_path_join(dir, "adapter_config.json"), *st_path_ = llp_path_join(dir, "adapter_model.safetensors");
     st_file *sf = NULL;
     gguf_file *base = NULL;
     cv_tensor *t = NULL;

@@ -439,14 +439,6 @@ done:
 
 /* ---- special tokens ------------------------------------------------------- */
 
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = llp_malloc(n);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 static bool exists(const char *path)
 {
     struct stat sb;
@@ -548,8 +540,8 @@ static int added_tokens_json(const char *path, json_t *at, hf_vocab *v, llp_err 
 
 static int read_configs(const char *dir, const hf_config *cfg, hf_vocab *v, llp_err *err)
 {
-    char *tc_path = join(dir, "tokenizer_config.json"), *sm_path = join(dir, "special_tokens_map.json"),
-         *at_path = join(dir, "added_tokens.json");
+    char *tc_path = llp_path_join(dir, "tokenizer_config.json"), *sm_path = llp_path_join(dir, "special_tokens_map.json"),
+         *at_path = llp_path_join(dir, "added_tokens.json");
     json_t *tc = NULL, *sm = NULL, *at = NULL;
     int rc = -1;
     if (load_optional(tc_path, &tc, err) || load_optional(sm_path, &sm, err) ||
@@ -630,7 +622,7 @@ static int read_file(const char *path, uint8_t **data, size_t *n, llp_err *err)
 
 int hf_vocab_load(const char *dir, const hf_config *cfg, hf_vocab *v, llp_err *err)
 {
-    char *spm = join(dir, "tokenizer.model"), *tj = join(dir, "tokenizer.json");
+    char *spm = llp_path_join(dir, "tokenizer.model"), *tj = llp_path_join(dir, "tokenizer.json");
     int rc = -1;
     memset(v, 0, sizeof *v);
     if (exists(spm)) {

@@ -106,16 +106,6 @@ static int by_name(const struct dirent **a, const struct dirent **b)
     return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-static char *join_path(const char *dir, const char *name)
-{
-    size_t dl = strlen(dir);
-    bool slash = dl > 0 && dir[dl - 1] == '/';
-    size_t n = dl + (slash ? 0 : 1) + strlen(name) + 1;
-    char *p = llp_malloc(n);
-    snprintf(p, n, "%s%s%s", dir, slash ? "" : "/", name);
-    return p;
-}
-
 static int walk_dir(llp_reader *r, const char *dir, int depth, llp_err *err)
 {
     /* Symlinked directories are not followed, so no cycle can form; the
@@ -126,7 +116,7 @@ static int walk_dir(llp_reader *r, const char *dir, int depth, llp_err *err)
     if (n < 0) return llp_err_set(err, "%s: %s", dir, strerror(errno));
     int rc = 0;
     for (int i = 0; i < n; i++) {
-        char *path = join_path(dir, list[i]->d_name);
+        char *path = llp_path_join(dir, list[i]->d_name);
         struct stat st;
         if (rc == 0) {
             if (lstat(path, &st) != 0) {

@@ -288,14 +288,6 @@ const st_tensor *st_set_find(const st_set *s, const char *name, const st_file **
     return NULL;
 }
 
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = llp_malloc(n);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 static int add_file(st_set *s, const char *path, llp_err *err)
 {
     st_file *f = st_open(path, err);
@@ -330,7 +322,7 @@ static int open_all(st_set *s, const char *dir, llp_err *err)
     int rc = 0;
     if (n == 0) rc = llp_err_set(err, "%s: no *.safetensors files (and no model.safetensors.index.json)", dir);
     for (size_t i = 0; i < n && rc == 0; i++) {
-        char *path = join(dir, names[i]);
+        char *path = llp_path_join(dir, names[i]);
         rc = add_file(s, path, err);
         free(path);
     }
@@ -374,7 +366,7 @@ static int open_index(st_set *s, const char *dir, const char *index, llp_err *er
                              "(weight_map)", index, shown(shard, nb), name);
             goto done;
         }
-        char *path = join(dir, shard);
+        char *path = llp_path_join(dir, shard);
         bool seen = false;
         for (size_t i = 0; i < s->n_files && !seen; i++) seen = strcmp(st_path(s->files[i]), path) == 0;
         if (!seen) rc = add_file(s, path, err);
@@ -382,7 +374,7 @@ static int open_index(st_set *s, const char *dir, const char *index, llp_err *er
         if (rc) goto done;
     }
     json_object_foreach(map, name, v) {
-        char *path = join(dir, json_string_value(v));
+        char *path = llp_path_join(dir, json_string_value(v));
         const st_file *f = NULL;
         for (size_t i = 0; i < s->n_files; i++)
             if (strcmp(st_path(s->files[i]), path) == 0) f = s->files[i];
@@ -397,7 +389,7 @@ static int open_index(st_set *s, const char *dir, const char *index, llp_err *er
         for (size_t j = 0; j < s->files[i]->n_tensors; j++) {
             const char *tn = s->files[i]->tensors[j].name;
             json_t *where = json_object_get(map, tn);
-            char *path = where ? join(dir, json_string_value(where)) : NULL;
+            char *path = where ? llp_path_join(dir, json_string_value(where)) : NULL;
             bool listed = path && strcmp(path, st_path(s->files[i])) == 0;
             free(path);
             if (!listed) {
@@ -414,7 +406,7 @@ done:
 st_set *st_set_open(const char *dir, llp_err *err)
 {
     st_set *s = llp_calloc(1, sizeof *s);
-    char *index = join(dir, "model.safetensors.index.json");
+    char *index = llp_path_join(dir, "model.safetensors.index.json");
     struct stat sb;
     int rc = stat(index, &sb) == 0 ? open_index(s, dir, index, err) : open_all(s, dir, err);
     free(index);

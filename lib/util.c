@@ -57,6 +57,16 @@ char *llp_strndup(const char *s, size_t n)
 
 char *llp_strdup(const char *s) { return llp_strndup(s, strlen(s)); }
 
+char *llp_path_join(const char *dir, const char *name)
+{
+    size_t dl = strlen(dir);
+    bool slash = dl > 0 && dir[dl - 1] == '/';
+    size_t n = dl + (slash ? 0 : 1) + strlen(name) + 1;
+    char *p = llp_malloc(n);
+    snprintf(p, n, "%s%s%s", dir, slash ? "" : "/", name);
+    return p;
+}
+
 float llp_fp16_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;

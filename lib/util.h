@@ -33,6 +33,8 @@ void *llp_calloc(size_t count, size_t size);
 void *llp_realloc(void *p, size_t n);
 char *llp_strdup(const char *s);
 char *llp_strndup(const char *s, size_t n);
+/* dir/name, newly allocated (no second slash when dir ends in one). */
+char *llp_path_join(const char *dir, const char *name);
 
 /* IEEE half, bfloat16 <-> float. */
 float    llp_fp16_to_f32(uint16_t h);
