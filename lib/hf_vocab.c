@@ -112,29 +112,37 @@ static int find_piece(const hf_vocab *v, const char *s)
     return -1;
 }
 
-/* Append added tokens whose ids lie past the vocabulary: ids[i] with text
- * texts[i], control when special[i]. The ids must continue the vocabulary
- * without a gap (in any order); ids inside it must name the same piece. */
-static int append_added(const char *path, const char *field, hf_vocab *v, size_t n,
-                        const long *ids, const char *const *texts, const bool *special, llp_err *err)
+/* An added token as a config names it: id, text, control when special. */
+typedef struct {
+    long id;
+    const char *text;
+    bool special;
+} added_tok;
+
+/* Append added tokens whose ids lie past the vocabulary. The ids must
+ * continue the vocabulary without a gap (in any order); ids inside it must
+ * name the same piece. */
+static int append_added(const char *path, const char *field, hf_vocab *v, const added_tok *t,
+                        size_t n, llp_err *err)
 {
     int n0 = v->n;
     long max_id = -1;
     for (size_t i = 0; i < n; i++) {
-        if (ids[i] < 0 || ids[i] > (1 << 24))
-            return llp_err_set(err, "%s: %s: token id %ld is out of range", path, field, ids[i]);
-        if (ids[i] < n0 && strcmp(v->pieces[ids[i]], texts[i]) != 0)
+        if (t[i].id < 0 || t[i].id > (1 << 24))
+            return llp_err_set(err, "%s: %s: token id %ld is out of range", path, field, t[i].id);
+        if (t[i].id < n0 && strcmp(v->pieces[t[i].id], t[i].text) != 0)
             return llp_err_set(err, "%s: %s: token %ld is '%.64s' here but '%.64s' in %s", path, field,
-                               ids[i], texts[i], v->pieces[ids[i]], v->source);
-        if (ids[i] > max_id) max_id = ids[i];
+                               t[i].id, t[i].text, v->pieces[t[i].id], v->source);
+        if (t[i].id > max_id) max_id = t[i].id;
     }
     for (long id = n0; id <= max_id; id++) {
         size_t k = 0;
-        while (k < n && ids[k] != id) k++;
+        while (k < n && t[k].id != id) k++;
         if (k == n)
             return llp_err_set(err, "%s: %s: ids past the %d pieces of %s leave a gap at %ld", path,
                                field, n0, v->source, id);
-        vocab_push(v, texts[k], strlen(texts[k]), 0, special[k] ? LLP_TOKEN_CONTROL : LLP_TOKEN_USER_DEFINED);
+        vocab_push(v, t[k].text, strlen(t[k].text), 0,
+                   t[k].special ? LLP_TOKEN_CONTROL : LLP_TOKEN_USER_DEFINED);
     }
     return 0;
 }
@@ -396,22 +404,17 @@ bad_merge:
     }
     {
         json_t *added = json_object_get(root, "added_tokens");
-        size_t na = json_array_size(added), m = 0;
-        long *ids = llp_calloc(na + 1, sizeof *ids);
-        const char **texts = llp_calloc(na + 1, sizeof *texts);
-        bool *special = llp_calloc(na + 1, sizeof *special);
+        size_t m = 0;
+        added_tok *t = llp_calloc(json_array_size(added) + 1, sizeof *t);
         json_array_foreach(added, i, at) {
             json_t *aid = json_object_get(at, "id"), *content = json_object_get(at, "content");
             if (!json_is_integer(aid) || !json_is_string(content)) continue;
             if (json_integer_value(aid) < n) continue;
-            ids[m] = (long)json_integer_value(aid);
-            texts[m] = json_string_value(content);
-            special[m++] = json_is_true(json_object_get(at, "special"));
+            t[m++] = (added_tok){ (long)json_integer_value(aid), json_string_value(content),
+                                  json_is_true(json_object_get(at, "special")) };
         }
-        int arc = append_added(path, "added_tokens", v, m, ids, texts, special, err);
-        free(ids);
-        free(texts);
-        free(special);
+        int arc = append_added(path, "added_tokens", v, t, m, err);
+        free(t);
         if (arc) goto done;
     }
     json_t *meta = NULL;
@@ -488,10 +491,8 @@ static int added_tokens(const char *path, json_t *tc, hf_vocab *v, llp_err *err)
 {
     json_t *dec = json_object_get(tc, "added_tokens_decoder");
     if (!json_is_object(dec)) return 0;
-    size_t n = json_object_size(dec), m = 0;
-    long *ids = llp_calloc(n + 1, sizeof *ids);
-    const char **texts = llp_calloc(n + 1, sizeof *texts);
-    bool *special = llp_calloc(n + 1, sizeof *special);
+    size_t m = 0;
+    added_tok *t = llp_calloc(json_object_size(dec) + 1, sizeof *t);
     const char *key;
     json_t *e;
     int rc = 0;
@@ -503,23 +504,18 @@ static int added_tokens(const char *path, json_t *tc, hf_vocab *v, llp_err *err)
             rc = llp_err_set(err, "%s: added_tokens_decoder: entry '%.32s' is not an id with a content", path, key);
             break;
         }
-        ids[m] = id;
-        texts[m] = json_string_value(content);
-        special[m++] = json_is_true(json_object_get(e, "special"));
+        t[m++] = (added_tok){ id, json_string_value(content),
+                              json_is_true(json_object_get(e, "special")) };
     }
-    if (rc == 0) rc = append_added(path, "added_tokens_decoder", v, m, ids, texts, special, err);
-    free(ids);
-    free(texts);
-    free(special);
+    if (rc == 0) rc = append_added(path, "added_tokens_decoder", v, t, m, err);
+    free(t);
     return rc;
 }
 
 static int added_tokens_json(const char *path, json_t *at, hf_vocab *v, llp_err *err)
 {
-    size_t n = json_object_size(at), m = 0;
-    long *ids = llp_calloc(n + 1, sizeof *ids);
-    const char **texts = llp_calloc(n + 1, sizeof *texts);
-    bool *special = llp_calloc(n + 1, sizeof *special);
+    size_t m = 0;
+    added_tok *t = llp_calloc(json_object_size(at) + 1, sizeof *t);
     const char *key;
     json_t *e;
     int rc = 0;
@@ -528,13 +524,10 @@ static int added_tokens_json(const char *path, json_t *at, hf_vocab *v, llp_err 
             rc = llp_err_set(err, "%s: token '%.32s' has no integer id", path, key);
             break;
         }
-        ids[m] = (long)json_integer_value(e);
-        texts[m++] = key;
+        t[m++] = (added_tok){ (long)json_integer_value(e), key, false };
     }
-    if (rc == 0) rc = append_added(path, "added tokens", v, m, ids, texts, special, err);
-    free(ids);
-    free(texts);
-    free(special);
+    if (rc == 0) rc = append_added(path, "added tokens", v, t, m, err);
+    free(t);
     return rc;
 }
 
