@@ -457,12 +457,11 @@ static void rmsnorm_rows(llp_context *ctx, float *out, const float *x, const flo
     llp_pool_run(ctx->pool, rmsnorm_task, &j, tasks);
 }
 
-static float silu(float x);
-
 typedef struct {
     float *gate;
     const float *up;
     size_t n;
+    const llp_kernel_set *ks;
 } swiglu_job;
 
 static void swiglu_task(void *ctx, int task, int n_tasks)
@@ -470,13 +469,15 @@ static void swiglu_task(void *ctx, int task, int n_tasks)
     const swiglu_job *j = ctx;
     size_t i0 = j->n * (size_t)task / (size_t)n_tasks;
     size_t i1 = j->n * (size_t)(task + 1) / (size_t)n_tasks;
-    for (size_t i = i0; i < i1; i++) j->gate[i] = silu(j->gate[i]) * j->up[i];
+    j->ks->swiglu(j->gate + i0, j->up + i0, i1 - i0);
 }
 
-/* gate[i] = silu(gate[i]) * up[i] for n values. */
+/* gate[i] = silu(gate[i]) * up[i] for n values (the kernel set's SwiGLU:
+ * the same values in every set and every split). */
 static void swiglu(llp_context *ctx, float *gate, const float *up, size_t n)
 {
-    swiglu_job j = { gate, up, n };
+    swiglu_job j = { gate, up, n,
+                     ctx->reference ? &llp_kernels_scalar : llp_kernels_current() };
     llp_pool_run(ctx->pool, swiglu_task, &j, n >= PAR_MIN_ELEMENTS ? llp_pool_size(ctx->pool) : 1);
 }
 
@@ -504,8 +505,6 @@ static void rope(float *v, int n_heads, int head_dim, int rope_dim, const float 
         }
     }
 }
-
-static float silu(float x) { return x / (1.0f + expf(-x)); }
 
 static void matmul(llp_context *ctx, const llp_weight *w, const float *x, int n_tok, float *y)
 {

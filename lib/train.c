@@ -16,6 +16,7 @@
 
 #include <cblas.h>
 
+#include "kernels/kernels.h"
 #include "quant.h"
 #include "threads.h"
 #include "train_internal.h"
@@ -241,8 +242,6 @@ static void backward_product(llp_trainer *tr, const llp_weight *w, int slot, con
     if (need_dx) tr_matmul_t(tr->pool, w, dY, T, dX);
 }
 
-static float silu(float x) { return x / (1.0f + expf(-x)); }
-
 static void forward_layer(llp_trainer *tr, int l, int T)
 {
     const llp_config *c = &tr->m->cfg;
@@ -263,7 +262,7 @@ static void forward_layer(llp_trainer *tr, int l, int T)
     tr_rmsnorm(S->xn2, S->r2, S->x1, W->ffn_norm, T, c->dim, c->norm_eps);
     forward_product(tr, &W->w_gate, slot[4], S->xn2, T, S->g, S->u[4]);
     forward_product(tr, &W->w_up, slot[5], S->xn2, T, S->up, S->u[5]);
-    for (size_t i = 0; i < nf; i++) S->h[i] = silu(S->g[i]) * S->up[i];
+    for (size_t i = 0; i < nf; i++) S->h[i] = llp_silu_poly(S->g[i]) * S->up[i];
     forward_product(tr, &W->w_down, slot[6], S->h, T, tr->tmp, S->u[6]);
     for (size_t i = 0; i < nd; i++) tr->x[i] = S->x1[i] + tr->tmp[i];
 }
@@ -283,7 +282,7 @@ static void backward_layer(llp_trainer *tr, int l, int T)
     memset(tr->dh, 0, sizeof(float) * nf);
     backward_product(tr, &W->w_down, slot[6], S->h, S->u[6], tr->dx, T, tr->dh, true);
     for (size_t i = 0; i < nf; i++) {
-        float g = S->g[i], sg = 1.0f / (1.0f + expf(-g));
+        float g = S->g[i], sg = llp_sigmoid_poly(g);
         tr->dup[i] = tr->dh[i] * g * sg;
         tr->dg[i] = tr->dh[i] * S->up[i] * sg * (1.0f + g * (1.0f - sg));
     }

@@ -288,6 +288,53 @@ static void check_softmax(void)
     }
 }
 
+/* SwiGLU: llp_silu_poly against double-precision silu, and every set's
+ * swiglu equal to the scalar set's bit for bit (lengths with and without a
+ * tail; values from -200 to 200, signed zeros and tiny ones). */
+static void check_swiglu(void)
+{
+    double worst = 0;
+    for (int i = 0; i <= 400000; i++) {
+        float x = -100.0f + 200.0f * (float)i / 400000.0f;
+        double want = (double)x / (1.0 + exp(-(double)x)), got = llp_silu_poly(x);
+        double err = fabs(got - want) / (fabs(want) + 1e-30);
+        if (fabs(want) > 1e-30 && err > worst) worst = err;
+    }
+    ok(worst < 5e-7, "silu_poly within %.2g relative of silu on [-100, 100] (bound 5e-7)", worst);
+    ok(llp_silu_poly(-200.0f) == 0.0f && signbit(llp_silu_poly(-200.0f)) &&
+       llp_silu_poly(0.0f) == 0.0f && llp_silu_poly(200.0f) == 200.0f,
+       "silu_poly: -0 far below zero, 0 at 0, x far above");
+    double sg_worst = 0;
+    for (int i = 0; i <= 2000; i++) {
+        float x = -40.0f + 80.0f * (float)i / 2000.0f;
+        double want = 1.0 / (1.0 + exp(-(double)x));
+        double err = fabs(llp_sigmoid_poly(x) - want) / want;
+        if (err > sg_worst) sg_worst = err;
+    }
+    ok(sg_worst < 5e-7, "sigmoid_poly within %.2g relative of sigmoid on [-40, 40]", sg_worst);
+    static const int lens[] = { 1, 7, 8, 9, 64, 5633 };
+    static float g[5633], u[5633], want[5633], got[5633];
+    const char *names[] = { "avx2", "avx512" };
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        int n = lens[li];
+        for (int i = 0; i < n; i++) {
+            g[i] = i % 13 == 3 ? 50.0f * rng_normal() : 3.0f * rng_normal();
+            u[i] = rng_normal();
+        }
+        if (n > 8) { g[0] = -0.0f; g[1] = 0.0f; g[2] = 1e-40f; g[3] = -150.0f; g[4] = 100.0f; }
+        memcpy(want, g, sizeof(float) * (size_t)n);
+        llp_kernels_scalar.swiglu(want, u, (size_t)n);
+        for (int k = 0; k < 2; k++) {
+            const llp_kernel_set *ks = llp_kernels_by_name(names[k]);
+            if (!ks) continue;
+            memcpy(got, g, sizeof(float) * (size_t)n);
+            ks->swiglu(got, u, (size_t)n);
+            ok(memcmp(got, want, sizeof(float) * (size_t)n) == 0,
+               "%s swiglu of %d equals the scalar set's bit for bit", names[k], n);
+        }
+    }
+}
+
 /* The grouped-query attention steps equal the per-head steps of the same
  * set bit for bit (f32 and f16 rows, head sizes with and without a tail,
  * groups wider than one pass of 8 heads). */
@@ -346,6 +393,7 @@ int main(void)
     ok(llp_matmul_set_kernels("no-such-set") != 0, "unknown kernel set refused");
     check_quantizers();
     check_softmax();
+    check_swiglu();
     check_attention_groups();
 
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {

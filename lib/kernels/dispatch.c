@@ -40,6 +40,7 @@ LLP_DECLARE_ATTN(avx512)
     .attn_dot = { llp_attn_dot_f32_##isa, llp_attn_dot_f16_##isa },            \
     .attn_mix = { llp_attn_mix_f32_##isa, llp_attn_mix_f16_##isa },            \
     .softmax = llp_softmax_##isa,                                              \
+    .swiglu = llp_swiglu_##isa,                                                \
     .attn_dot_group = { llp_attn_dot_group_f32_##isa, llp_attn_dot_group_f16_##isa }, \
     .attn_mix_group = { llp_attn_mix_group_f32_##isa, llp_attn_mix_group_f16_##isa }, \
     __VA_ARGS__                                                                \

@@ -34,6 +34,7 @@
 #ifndef LLP_KERNELS_H
 #define LLP_KERNELS_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -249,8 +250,32 @@ static inline float llp_exp_poly(float x)
     return p * two_k;
 }
 
+/* silu(x) = x * sigmoid(x) as every set computes it, from e = exp_poly(-|x|)
+ * (always in exp_poly's range): (x >= 0 ? x : x * e) / (1 + e). Below
+ * -87.3 e is 0 and the result -0. */
+static inline float llp_silu_poly(float x)
+{
+    float e = llp_exp_poly(-fabsf(x));
+    float num = x >= 0.0f ? x : x * e;
+    return num / (1.0f + e);
+}
+
+/* sigmoid(x) = 1 / (1 + e^-x) from the same e: (x >= 0 ? 1 : e) / (1 + e)
+ * (training's backward pass of silu). */
+static inline float llp_sigmoid_poly(float x)
+{
+    float e = llp_exp_poly(-fabsf(x));
+    return (x >= 0.0f ? 1.0f : e) / (1.0f + e);
+}
+
+/* SwiGLU  g[i] = llp_silu_poly(g[i]) * u[i] for n values; every set
+ * computes the same values bit for bit (the vector sets do
+ * llp_silu_poly's float operations eight at a time). */
+typedef void (*llp_swiglu_fn)(float *g, const float *u, size_t n);
+
 #define LLP_DECLARE_ATTN(isa)                                                      \
     void llp_softmax_##isa(float *, int);                                         \
+    void llp_swiglu_##isa(float *, const float *, size_t);                        \
     void llp_attn_dot_group_f32_##isa(const float *, int, const void *, size_t, int, int, \
                                       float, float *, size_t);                         \
     void llp_attn_dot_group_f16_##isa(const float *, int, const void *, size_t, int, int, \
@@ -273,6 +298,7 @@ typedef struct llp_kernel_set {
     llp_attn_dot_fn attn_dot[2];           /* [0] f32 cache rows, [1] f16 */
     llp_attn_mix_fn attn_mix[2];
     llp_softmax_fn softmax;
+    llp_swiglu_fn swiglu;                  /* the feed-forward's silu(gate) * up */
     llp_attn_dot_group_fn attn_dot_group[2];   /* NULL: attn_dot per head */
     llp_attn_mix_group_fn attn_mix_group[2];   /* NULL: attn_mix per head */
 } llp_kernel_set;

@@ -427,6 +427,12 @@ static void softmax_scalar(float *x, int n)
     for (int i = 0; i < n; i++) x[i] *= inv;
 }
 
+/* SwiGLU (kernels.h): llp_silu_poly per value. */
+static void swiglu_scalar(float *g, const float *u, size_t n)
+{
+    for (size_t i = 0; i < n; i++) g[i] = llp_silu_poly(g[i]) * u[i];
+}
+
 const llp_kernel_set llp_kernels_scalar = {
     .name = "scalar",
     .quantize_q8_32 = quantize_q8_32_scalar,
@@ -452,4 +458,5 @@ const llp_kernel_set llp_kernels_scalar = {
     .attn_dot = { attn_dot_f32_scalar, attn_dot_f16_scalar },
     .attn_mix = { attn_mix_f32_scalar, attn_mix_f16_scalar },
     .softmax = softmax_scalar,
+    .swiglu = swiglu_scalar,
 };
