@@ -99,7 +99,7 @@ void llp_kv_attend(const llp_kv_cache *c, int seq, int layer, int kv_head, int h
     size_t first = (row_index(c, seq, layer, 0) + (size_t)kv_head * head_dim) * c->elem;
     const void *K = (const char *)c->k + first, *V = (const char *)c->v + first;
     const int n = pos + 1;
-    bool group = ks->attn_dot_group[f16] && ks->attn_mix_group[f16] && n_q > 1 &&
+    bool group = ks->attn_dot_group[f16] && ks->attn_mix_group[f16] &&
                  head_dim <= LLP_ATTN_MAX_D;
     if (group)
         ks->attn_dot_group[f16](q, n_q, K, (size_t)c->kv_dim, head_dim, n, scale, scores,

@@ -266,7 +266,7 @@ static void check_softmax(void)
               llp_exp_poly(0.0f) == 1.0f;
     ok(worst < 3e-7, "exp_poly within %.2g relative of exp on [-87, 0] (bound 3e-7)", worst);
     ok(zero_ok, "exp_poly: 1 at 0, 0 below the smallest normal");
-    static const int lens[] = { 1, 7, 8, 9, 64, 161, 2048 };
+    static const int lens[] = { 1, 7, 8, 9, 25, 64, 161, 2048 };
     static float x[2048], want[2048], got[2048];
     const char *names[] = { "avx2", "avx512" };
     for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
@@ -336,11 +336,12 @@ static void check_swiglu(void)
 }
 
 /* The grouped-query attention steps equal the per-head steps of the same
- * set bit for bit (f32 and f16 rows, head sizes with and without a tail,
- * groups wider than one pass of 8 heads). */
+ * set bit for bit (f32 and f16 rows, head sizes with and without a tail of
+ * 8 or 16, one head alone and groups wider than one pass of 8 heads,
+ * position counts below, at and past the avx512 set's blocks of 8). */
 static void check_attention_groups(void)
 {
-    enum { MAX_Q = 11, MAX_D = 136, MAX_N = 37, STRIDE = 2 * MAX_D };
+    enum { MAX_Q = 16, MAX_D = 136, MAX_N = 70, STRIDE = 2 * MAX_D };
     static float q[MAX_Q * MAX_D], Kf[MAX_N * STRIDE], Vf[MAX_N * STRIDE];
     static uint16_t Kh[MAX_N * STRIDE], Vh[MAX_N * STRIDE];
     static float s1[MAX_Q * MAX_N], s2[MAX_Q * MAX_N], o1[MAX_Q * MAX_D], o2[MAX_Q * MAX_D];
@@ -352,15 +353,18 @@ static void check_attention_groups(void)
         Vh[i] = llp_f32_to_fp16(Vf[i]);
     }
     const char *names[] = { "avx2", "avx512" };
-    static const int ds[] = { 64, 100, 136 }, nqs[] = { 2, 8, 11 }, ns[] = { 1, 5, 37 };
+    static const int ds[] = { 64, 100, 128, 136 }, nqs[] = { 1, 2, 8, 11, 16 };
+    static const int ns[] = { 1, 5, 8, 37, 70 };
+    enum { N_D = sizeof ds / sizeof ds[0], N_NQ = sizeof nqs / sizeof nqs[0],
+           N_N = sizeof ns / sizeof ns[0] };
     for (int k = 0; k < 2; k++) {
         const llp_kernel_set *ks = llp_kernels_by_name(names[k]);
         if (!ks) continue;
         int bad = 0, cases = 0;
         for (int f16 = 0; f16 < 2; f16++)
-            for (int a = 0; a < 3; a++)
-                for (int b = 0; b < 3; b++)
-                    for (int c = 0; c < 3; c++) {
+            for (int a = 0; a < N_D; a++)
+                for (int b = 0; b < N_NQ; b++)
+                    for (int c = 0; c < N_N; c++) {
                         int d = ds[a], nq = nqs[b], n = ns[c];
                         const void *K = f16 ? (const void *)Kh : (const void *)Kf;
                         const void *V = f16 ? (const void *)Vh : (const void *)Vf;
