@@ -22,7 +22,7 @@ static const char usage[] =
     "for server-sent events), /v1/embeddings and GET /v1/models, POST\n"
     "/v1/classify and /v1/summarize, POST /pipelines/NAME for each --pipeline,\n"
     "GET /health and GET /metrics (Prometheus). Concurrent generations are\n"
-    "decoded together in --parallel slots (default: up to 8, as the\n"
+    "decoded together in --parallel slots (default: up to 16, as the\n"
     "memory allows; -v prints the choice). Every request is recorded as an item\n"
     "of one serve job in the store (--no-db: not recorded). docs/serve.md has\n"
     "the routes, fields, errors and limits.\n"

@@ -81,7 +81,7 @@ static const struct {
     {LLP_CLI_CONTEXT, "  -c, --ctx-size N       context size in tokens (default: the model's)\n"
                       "      --kv-type f16|f32  KV cache element type (default: f16)\n"},
     {LLP_CLI_PARALLEL,
-     "      --parallel N       records decoded together, 1-64 (default: up to 8, as\n"
+     "      --parallel N       records decoded together, 1-64 (default: up to 16, as\n"
      "                         memory for N full contexts allows; -v prints it)\n"},
     {LLP_CLI_LORA,
      "      --lora FILE[:SCALE]  apply a LoRA adapter (GGUF) with SCALE (default 1;\n"

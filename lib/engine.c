@@ -123,7 +123,7 @@ void llp_engine_note_parallel(const llp_engine *e, const char *tool, const char 
 {
     llp_note(tool, "--parallel %d: up to %d record%s decoded together (%s)", e->n_seq, e->n_seq,
              e->n_seq == 1 ? "" : "s",
-             why ? why : "the default: at most 8, as memory for that many full contexts allows");
+             why ? why : "the default: at most 16, as memory for that many full contexts allows");
 }
 
 llp_chat_format llp_engine_chat(const llp_engine *e, int want)
